@@ -1,0 +1,90 @@
+"""Every error gmat-sweep raises, under one base class.
+
+Each message says what was wrong and what to do about it. Errors about the user's
+input are raised before any run starts, so nothing already computed is at risk.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendConflictError",
+    "BackendError",
+    "BackendImportError",
+    "BackendNotInstalledError",
+    "DesignError",
+    "GmatSweepError",
+    "GmatUnavailableError",
+    "ManifestCorruptError",
+    "ManifestExistsError",
+    "OutputDirError",
+    "ParameterError",
+    "ScriptError",
+    "SweepConfigError",
+]
+
+
+class GmatSweepError(Exception):
+    """Base class of every error raised by gmat-sweep."""
+
+
+class SweepConfigError(GmatSweepError):
+    """The sweep as asked for cannot run; nothing was started. (CLI exit code 2.)"""
+
+
+class ScriptError(SweepConfigError):
+    """The mission script is missing or GMAT cannot load it."""
+
+
+class ParameterError(SweepConfigError):
+    """A swept or perturbed field does not exist, or a value does not fit its field."""
+
+
+class DesignError(SweepConfigError):
+    """The design itself is malformed: empty grid, non-finite value, unknown
+    distribution, n < 1, a samples table with duplicate or empty columns."""
+
+
+class OutputDirError(SweepConfigError):
+    """The ``out`` directory cannot be used (not writable, not a directory...)."""
+
+
+class ManifestExistsError(SweepConfigError):
+    """``out`` already holds a sweep; starting a new one there would mix two sweeps."""
+
+
+class GmatUnavailableError(SweepConfigError):
+    """No GMAT install could be found or started where one is needed."""
+
+
+class ManifestCorruptError(GmatSweepError):
+    """A line of ``manifest.jsonl`` other than a torn last line cannot be read.
+
+    Attributes:
+        path: The manifest file.
+        line_number: 1-based number of the bad line.
+    """
+
+    def __init__(self, message: str, *, path: str, line_number: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line_number = line_number
+
+
+class BackendError(GmatSweepError):
+    """A ``backend=`` name or object could not be turned into a pool."""
+
+
+class BackendNotInstalledError(BackendError, ImportError):
+    """A known backend whose package is not installed (the message has the pip line)."""
+
+
+class BackendImportError(BackendError, ImportError):
+    """A backend's package is installed but importing it failed."""
+
+
+class UnknownBackendError(BackendError):
+    """No installed or known backend has this name."""
+
+
+class BackendConflictError(BackendError):
+    """Two installed distributions register a backend under the same name."""

@@ -1,0 +1,234 @@
+"""The GMAT host: a child process that owns one GMAT engine and runs missions on it.
+
+Started by :mod:`gmat_sweep.worker` as ``python -m gmat_sweep.host REQ_FD RESP_FD``.
+It talks over two pipes with pickled messages (``multiprocessing.connection``), so
+nothing GMAT prints can corrupt the protocol: the host's own stdout and stderr go
+to a log file, and during a run to that run's ``worker.log``.
+
+Requests and replies (dicts):
+
+- ``{"op": "hello"}`` -> ``{"fingerprint": {...}, "error": str | None}``; bootstraps
+  GMAT so its start-up cost is paid once per host.
+- ``{"op": "run", "script", "overrides", "workdir"}`` -> ``{"status": "ok" | "failed",
+  "outputs": {name: file name inside workdir}, "error": {...} | None,
+  "warnings": [...]}``.
+- ``{"op": "validate", "script", "override_sets"}`` -> ``{"load_error": {...} | None,
+  "field_errors": [{"path", "value", "message"}]}``: loads the script and applies
+  each set of overrides without running, for the driver's checks before a sweep.
+- ``{"op": "exit"}``, or end of file on the request pipe: the host exits.
+
+The host exits by itself when its parent process goes away.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "run_mission", "serve"]
+
+_LOG_TAIL_CHARS = 4000
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit the host when the worker that started it dies (it is re-parented)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(70)
+
+
+def _redirect_output(path: Path) -> None:
+    """Point this process's fd 1 and 2 (including C-level writes) at ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _fingerprint() -> dict[str, str]:
+    import platform
+    import socket
+    from importlib.metadata import PackageNotFoundError, version
+
+    from gmat_sweep._version import __version__
+
+    try:
+        gmat_run_version = version("gmat-run")
+    except PackageNotFoundError:  # pragma: no cover - gmat-run is a dependency
+        gmat_run_version = "unknown"
+    fingerprint = {
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "gmat_sweep_core": __version__,
+        "gmat_run": gmat_run_version,
+        "gmat": "unknown",
+    }
+    try:
+        from gmat_run import locate_gmat
+
+        install = locate_gmat()
+        fingerprint["gmat"] = install.version or "unknown"
+    except Exception:
+        pass
+    return fingerprint
+
+
+def _error(exc: BaseException, log: str = "") -> dict[str, str]:
+    message = str(exc) or type(exc).__name__
+    gmat_log = getattr(exc, "log", "") or log
+    return {
+        "type": type(exc).__name__,
+        "message": message,
+        "log_tail": gmat_log[-_LOG_TAIL_CHARS:] if isinstance(gmat_log, str) else "",
+    }
+
+
+def _hello() -> dict[str, Any]:
+    fingerprint = _fingerprint()
+    try:
+        from gmat_run import bootstrap, locate_gmat
+
+        bootstrap(locate_gmat())
+    except Exception as exc:
+        return {"fingerprint": fingerprint, "error": _error(exc)}
+    return {"fingerprint": fingerprint, "error": None}
+
+
+def _apply_overrides(mission: Any, overrides: Mapping[str, Any]) -> None:
+    for path, value in overrides.items():
+        mission[_field_path(path)] = value
+
+
+def _field_path(path: str) -> str:
+    """A bare Variable name (``TOF``) is addressed as ``TOF.Value`` by gmat-run."""
+    return path if "." in path else f"{path}.Value"
+
+
+def run_mission(
+    script: str, overrides: Mapping[str, Any], workdir: Path, *, redirect: bool = True
+) -> dict[str, Any]:
+    """Load ``script``, apply ``overrides``, run it in ``workdir``, write Parquet outputs.
+
+    With ``redirect``, this process's stdout and stderr go to ``workdir/worker.log``
+    for the duration of the run. Returns a reply dict; never raises for GMAT errors.
+    """
+    from gmat_run import Mission
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    if redirect:
+        _redirect_output(workdir / "worker.log")
+    try:
+        mission = Mission.load(script)
+        _apply_overrides(mission, overrides)
+        results = mission.run(working_dir=workdir, overwrite=True)
+        outputs, warnings = _write_outputs(results, workdir)
+    except Exception as exc:
+        traceback.print_exc()
+        log = _read_tail(workdir / "GmatLog.txt")
+        return {"status": "failed", "outputs": {}, "error": _error(exc, log), "warnings": []}
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return {"status": "ok", "outputs": outputs, "error": None, "warnings": warnings}
+
+
+def _run(request: Mapping[str, Any]) -> dict[str, Any]:
+    return run_mission(request["script"], request["overrides"], Path(request["workdir"]))
+
+
+def _write_outputs(results: Any, workdir: Path) -> tuple[dict[str, str], list[str]]:
+    """Write every output gmat-run parsed as ``<kind>__<Name>.parquet`` in ``workdir``."""
+    from gmat_sweep._parquet import write_frame
+
+    outputs: dict[str, str] = {}
+    warnings: list[str] = []
+    kinds = (
+        ("report", results.reports),
+        ("ephemeris", results.ephemerides),
+        ("contact", results.contacts),
+        ("solver", results.solver_runs),
+    )
+    for kind, mapping in kinds:
+        for name in mapping:
+            key = f"{kind}__{name}"
+            frame = mapping[name]
+            if frame.empty:
+                warnings.append(f"{kind} {name!r} is empty")
+            write_frame(frame, workdir / f"{key}.parquet")
+            outputs[key] = f"{key}.parquet"
+    return outputs, warnings
+
+
+def _validate(request: Mapping[str, Any]) -> dict[str, Any]:
+    from gmat_run import GmatFieldError, Mission
+
+    try:
+        mission = Mission.load(request["script"])
+    except Exception as exc:
+        return {"load_error": _error(exc), "field_errors": []}
+    field_errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for overrides in request["override_sets"]:
+        for path, value in overrides.items():
+            try:
+                mission[_field_path(path)] = value
+            except GmatFieldError as exc:
+                if path not in seen:
+                    seen.add(path)
+                    field_errors.append({"path": path, "value": repr(value), "message": str(exc)})
+    return {"load_error": None, "field_errors": field_errors}
+
+
+def _read_tail(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def serve(requests: Connection, replies: Connection, log_path: Path | None) -> None:
+    """Answer requests until ``exit`` or end of file on ``requests``."""
+    idle_log = log_path or Path(os.devnull)
+    _redirect_output(idle_log)
+    handlers = {"hello": lambda r: _hello(), "run": _run, "validate": _validate}
+    while True:
+        try:
+            request = requests.recv()
+        except (EOFError, OSError):
+            return
+        op = request.get("op")
+        if op == "exit":
+            return
+        handler = handlers.get(op)
+        if handler is None:
+            reply: dict[str, Any] = {"error": {"type": "ProtocolError", "message": f"op {op!r}"}}
+        else:
+            reply = handler(request)
+        _redirect_output(idle_log)
+        replies.send(reply)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    request_fd, reply_fd = int(args[0]), int(args[1])
+    log_path = Path(args[2]) if len(args) > 2 else None
+    faulthandler.enable()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    requests = Connection(request_fd, readable=True, writable=False)
+    replies = Connection(reply_fd, readable=False, writable=True)
+    serve(requests, replies, log_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,577 @@
+"""The orchestrator: run, resume and extend a sweep.
+
+A :class:`Sweep` binds a script, a design and an ``out`` directory. ``run()``
+checks everything it can before the first run (the script loads in GMAT, every
+swept field exists and takes the values given, ``out`` is writable and holds no
+other sweep), writes the manifest header and a copy of the script, then keeps the
+pool busy: about ``capacity`` runs are in flight at any moment and the next run is
+submitted the moment one finishes (no batches, so a straggler never idles the
+other workers). Every finished attempt is appended to the manifest, durably,
+before the driver moves on; a driver killed at any point loses nothing that had
+finished, and ``resume()`` completes the rest.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gmat_sweep.errors import (
+    DesignError,
+    GmatSweepError,
+    GmatUnavailableError,
+    OutputDirError,
+    ParameterError,
+    ScriptError,
+    SweepConfigError,
+)
+from gmat_sweep.manifest import Manifest
+from gmat_sweep.pools.base import Pool
+from gmat_sweep.spec import RunOutcome, RunSpec, Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gmat_sweep.designs import Design
+    from gmat_sweep.progress import Progress
+
+__all__ = ["Sweep", "SweepSummary"]
+
+_DESIGN_TABLE = "design.parquet"
+_VALIDATION_SAMPLE = 16
+
+
+def canonical_sha256(text: str) -> str:
+    """Hash of a script's content with line endings normalised to LF."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _default_out() -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path.cwd() / f"gmat-sweep-{stamp}"
+
+
+def _library_versions() -> dict[str, str]:
+    """Versions of everything the sweep's values or outputs can depend on."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, distributions, version
+
+    versions = {"python": platform.python_version()}
+    for name in ("gmat-run", "numpy", "scipy", "pandas", "pyarrow", "joblib", "pluggy"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    for dist in distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name.startswith("gmat-sweep"):
+            versions[name] = dist.version
+    return dict(sorted(versions.items()))
+
+
+class SweepSummary:
+    """Counts of how the runs of a sweep ended."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        counts: collections.Counter[str] = collections.Counter()
+        for record in manifest.runs.values():
+            counts[record.status] += 1
+        self.total = manifest.n_runs
+        self.counts = dict(counts)
+        self.not_ok = sorted(r for r, rec in manifest.runs.items() if rec.status != "ok")
+        self.missing = self.total - sum(counts.values())
+
+    @property
+    def ok(self) -> int:
+        return self.counts.get("ok", 0)
+
+    @property
+    def all_ok(self) -> bool:
+        return self.ok == self.total
+
+    def __str__(self) -> str:
+        parts = [f"{self.ok}/{self.total} ok"]
+        parts += [f"{n} {s}" for s, n in sorted(self.counts.items()) if s != "ok"]
+        if self.missing:
+            parts.append(f"{self.missing} not run")
+        return ", ".join(parts)
+
+
+class Sweep:
+    """One sweep: a script, a design, an ``out`` directory and how to run it.
+
+    Args:
+        script: Path of the GMAT ``.script``.
+        design: A :mod:`gmat_sweep.designs` design.
+        out: Sweep directory (created); default ``./gmat-sweep-<timestamp>``.
+        backend: Pool instance, Pool subclass, backend name, or None for
+            LocalJoblibPool on every core. A pool passed in is not closed.
+        backend_options: Keyword arguments for the pool's constructor when
+            ``backend`` is a name or a class.
+        timeout: Per-run limit in seconds (None: none).
+        max_retries: How often a ``lost`` run is resubmitted (default 2).
+        progress: True/False, or None to show progress only on a terminal.
+        overwrite: Replace an existing sweep in ``out`` instead of refusing.
+        validate: Load the script in a GMAT host on this machine and check every
+            swept field before dispatching (default True). Turn off only when this
+            machine has no GMAT but the workers do.
+    """
+
+    def __init__(
+        self,
+        script: str | os.PathLike[str],
+        design: Design,
+        *,
+        out: str | os.PathLike[str] | None = None,
+        backend: Pool | type[Pool] | str | None = None,
+        backend_options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        max_retries: int = 2,
+        progress: bool | None = None,
+        overwrite: bool = False,
+        validate: bool = True,
+    ) -> None:
+        self.script = Path(script).expanduser().resolve()
+        self.design = design
+        self.out = Path(out if out is not None else _default_out()).expanduser().resolve()
+        self.backend = backend
+        self.backend_options = dict(backend_options or {})
+        self.timeout = _check_timeout(timeout)
+        self.max_retries = _check_retries(max_retries)
+        self.progress = progress
+        self.overwrite = overwrite
+        self.validate = validate
+        self.manifest: Manifest | None = None
+        self._script_copy: Path | None = None
+        self._script_sha256 = ""
+        self._fingerprint_seen: dict[str, str] | None = None
+
+    # -- construction from disk -------------------------------------------------
+
+    @classmethod
+    def from_manifest(
+        cls,
+        out: str | os.PathLike[str],
+        *,
+        backend: Pool | type[Pool] | str | None = None,
+        backend_options: Mapping[str, Any] | None = None,
+        timeout: float | str | None = "recorded",
+        max_retries: int | None = None,
+        progress: bool | None = None,
+    ) -> Sweep:
+        """Reopen the sweep in ``out`` (to resume, extend or read it).
+
+        Timeout and max_retries default to what the sweep recorded. The script is
+        the copy in ``out/script/``, so the original need not exist any more, and
+        ``out`` may have been moved or copied to another machine.
+        """
+        from gmat_sweep.designs import design_from_header, extended
+
+        out_dir = Path(out).expanduser().resolve()
+        manifest = Manifest.load(out_dir)
+        header = manifest.header
+        table = out_dir / _DESIGN_TABLE
+        design = design_from_header(header["design"], table_path=table if table.exists() else None)
+        if manifest.n_runs > len(design):
+            design = extended(design, manifest.n_runs)
+        settings = header.get("settings", {})
+        script_copy = out_dir / header["script"]["path"]
+        self = cls(
+            script_copy,
+            design,
+            out=out_dir,
+            backend=backend,
+            backend_options=backend_options,
+            timeout=settings.get("timeout") if timeout == "recorded" else timeout,  # type: ignore[arg-type]
+            max_retries=settings.get("max_retries", 2) if max_retries is None else max_retries,
+            progress=progress,
+            validate=False,
+        )
+        self.manifest = manifest
+        self._script_copy = script_copy
+        self._script_sha256 = header["script"]["sha256"]
+        return self
+
+    # -- public operations ------------------------------------------------------
+
+    def run(self, *, report: str | None = None) -> pd.DataFrame:
+        """Run every run of the design and return the sweep's DataFrame.
+
+        Raises:
+            SweepConfigError (and subclasses): bad input, before any run starts.
+            ManifestExistsError: ``out`` already holds a sweep (see ``overwrite``).
+        """
+        if self.manifest is not None:
+            raise GmatSweepError("this sweep has already started; use resume() to continue it")
+        self._prepare_new()
+        return self._execute(report)
+
+    def resume(self, *, report: str | None = None) -> pd.DataFrame:
+        """Rerun the runs that are missing or did not end ok; return the whole sweep."""
+        if self.manifest is None:
+            raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
+        return self._execute(report)
+
+    def extend(self, n: int, *, report: str | None = None) -> pd.DataFrame:
+        """Add ``n`` Monte Carlo runs, identical to a fresh sweep of the larger size.
+
+        Raises:
+            DesignError: the sweep is not a Monte Carlo sweep, or ``n`` < 1.
+        """
+        from gmat_sweep.designs import extended
+
+        if self.manifest is None:
+            raise GmatSweepError("extend() needs a sweep opened with Sweep.from_manifest(out)")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise DesignError(f"extend needs a positive number of runs to add, got {n!r}")
+        total = self.manifest.n_runs + n
+        self.design = extended(self.design, total)
+        self.manifest.append({"kind": "extend", "n_runs": total, "at": _utcnow()})
+        return self._execute(report)
+
+    def results(self, report: str | None = None) -> pd.DataFrame:
+        """The DataFrame of this sweep as it stands on disk."""
+        from gmat_sweep.results import Results
+
+        if self.manifest is None:
+            raise GmatSweepError("this sweep has not started; call run() first")
+        return Results(self.out, self.manifest).to_pandas(report)
+
+    def summary(self) -> SweepSummary:
+        if self.manifest is None:
+            raise GmatSweepError("this sweep has not started; call run() first")
+        return SweepSummary(self.manifest)
+
+    # -- preparation ------------------------------------------------------------
+
+    def _prepare_new(self) -> None:
+        if not self.script.is_file():
+            raise ScriptError(
+                f"script not found: {self.script}. Check the path (relative paths are "
+                "taken from the current directory)."
+            )
+        text = self.script.read_text(encoding="utf-8", errors="replace")
+        if len(self.design) < 1:
+            raise DesignError("the design has no runs")
+        _check_out_dir(self.out, self.overwrite)
+        gmat_version = self._validate_in_gmat() if self.validate else "not checked"
+        self._script_sha256 = canonical_sha256(text)
+        if self.overwrite:
+            shutil.rmtree(self.out / "runs", ignore_errors=True)
+            shutil.rmtree(self.out / "script", ignore_errors=True)
+            (self.out / _DESIGN_TABLE).unlink(missing_ok=True)
+        script_dir = self.out / "script"
+        script_dir.mkdir(parents=True, exist_ok=True)
+        self._script_copy = script_dir / self.script.name
+        shutil.copyfile(self.script, self._script_copy)
+        design_header = self.design.to_header()
+        if self.design.kind == "samples":
+            self.design.write_table(self.out / _DESIGN_TABLE)  # type: ignore[attr-defined]
+        versions = _library_versions()
+        versions["gmat"] = gmat_version
+        header = {
+            "sweep_id": uuid.uuid4().hex,
+            "created_at": _utcnow(),
+            "script": {
+                "name": self.script.name,
+                "sha256": self._script_sha256,
+                "path": f"script/{self.script.name}",
+            },
+            "design": design_header,
+            "n_runs": len(self.design),
+            "versions": versions,
+            "settings": {"timeout": self.timeout, "max_retries": self.max_retries},
+        }
+        self.manifest = Manifest.create(self.out, header, overwrite=self.overwrite)
+
+    def _validate_in_gmat(self) -> str:
+        """Load the script in a GMAT host here and apply sample overrides; return GMAT's version."""
+        from gmat_sweep.worker import HostDied, _Host
+
+        host = _Host(("validate", os.environ.get("GMAT_ROOT", "")))
+        try:
+            host.hello()
+            if host.start_error is not None:
+                raise GmatUnavailableError(
+                    "cannot check the sweep before starting it: GMAT could not be started "
+                    f"on this machine ({host.start_error['message']}). Set GMAT_ROOT to your "
+                    "GMAT install, or pass validate=False (CLI: --no-validate) if only the "
+                    "workers have GMAT."
+                )
+            override_sets = _validation_sets(self.design)
+            request = {"op": "validate", "script": str(self.script), "override_sets": override_sets}
+            try:
+                reply = host.call(request, timeout=600)
+            except (TimeoutError, HostDied) as exc:
+                raise ScriptError(
+                    f"GMAT did not finish loading {self.script.name} while checking the sweep "
+                    f"({type(exc).__name__}); run the script once in GMAT to see why."
+                ) from exc
+        finally:
+            host.close()
+        if reply.get("load_error"):
+            err = reply["load_error"]
+            tail = err.get("log_tail", "").strip()
+            log = f"\nGMAT's log:\n{tail}" if tail else ""
+            raise ScriptError(
+                f"GMAT cannot load {self.script}: {err['message']}. Fix the script (open it "
+                f"in GMAT to see the line) and start the sweep again.{log}"
+            )
+        if reply["field_errors"]:
+            lines = [
+                f"  - {e['path']} = {e['value']}: {e['message']}" for e in reply["field_errors"]
+            ]
+            raise ParameterError(
+                "the sweep sets fields the script cannot take:\n"
+                + "\n".join(lines)
+                + "\nFix the parameter names or values; nothing was run."
+            )
+        return host.fingerprint.get("gmat", "unknown")
+
+    # -- execution --------------------------------------------------------------
+
+    def _execute(self, report: str | None) -> pd.DataFrame:
+        from gmat_sweep.progress import make_progress
+        from gmat_sweep.registry import resolve_backend
+        from gmat_sweep.results import Results
+
+        manifest = self.manifest
+        assert manifest is not None
+        todo = manifest.pending()
+        own_pool = not isinstance(self.backend, Pool)
+        pool = resolve_backend(self.backend, **self.backend_options)
+        progress = make_progress(
+            self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
+        )
+        try:
+            manifest.append(
+                {
+                    "kind": "session",
+                    "at": _utcnow(),
+                    "backend": {"name": pool.name, "options": dict(pool.options())},
+                    "runs_to_do": len(todo),
+                }
+            )
+            if todo:
+                self._dispatch(pool, todo, progress)
+        finally:
+            progress.close()
+            if own_pool:
+                pool.close()
+        summary = SweepSummary(manifest)
+        if not summary.all_ok:
+            warnings.warn(
+                f"{summary}. Failed runs: gmat-sweep show {self.out} --failed; rerun them "
+                f"with Sweep.from_manifest({str(self.out)!r}).resume() "
+                f"(CLI: gmat-sweep resume {self.out}).",
+                UserWarning,
+                stacklevel=3,
+            )
+        return Results(self.out, manifest).to_pandas(report)
+
+    def _specs(self, run_ids: list[int]) -> Iterator[RunSpec]:
+        assert self._script_copy is not None
+        script, out = str(self._script_copy), str(self.out)
+        contiguous = run_ids == list(range(run_ids[0], run_ids[-1] + 1)) if run_ids else True
+        if contiguous and run_ids:
+            runs = self.design.iter_runs(run_ids[0], run_ids[-1] + 1)
+        else:
+            runs = ((r, self.design.overrides(r), self.design.seed_for(r)) for r in run_ids)
+        attempts = self.manifest.runs if self.manifest is not None else {}
+        for run_id, overrides, seed in runs:
+            previous = attempts.get(run_id)
+            yield RunSpec(
+                run_id=run_id,
+                overrides=overrides,
+                script=script,
+                out_dir=out,
+                attempt=(previous.attempts if previous else 0) + 1,
+                seed=seed,
+                timeout=self.timeout,
+                script_sha256=self._script_sha256,
+            )
+
+    def _dispatch(self, pool: Pool, run_ids: list[int], progress: Progress) -> None:
+        """Keep ``capacity`` + a margin runs in flight until every run has ended."""
+        manifest = self.manifest
+        assert manifest is not None
+        specs = self._specs(run_ids)
+        retries: collections.deque[RunSpec] = collections.deque()
+        in_flight: dict[Future[RunOutcome], tuple[RunSpec, float]] = {}
+        exhausted = False
+        checked_outputs = False
+        try:
+            while True:
+                target = pool.capacity + max(1, pool.capacity // 8)
+                while len(in_flight) < target:
+                    if retries:
+                        spec = retries.popleft()
+                    elif not exhausted:
+                        upcoming = next(specs, None)
+                        if upcoming is None:
+                            exhausted = True
+                            break
+                        spec = upcoming
+                    else:
+                        break
+                    in_flight[pool.submit(spec)] = (spec, time.time())
+                progress.update(in_flight=len(in_flight))
+                if not in_flight:
+                    return
+                for future in pool.as_completed(list(in_flight)):
+                    spec, submitted = in_flight.pop(future)
+                    outcome = self._outcome_of(future, spec, submitted)
+                    if outcome.status is Status.LOST and spec.attempt <= self.max_retries:
+                        retries.append(_next_attempt(spec))
+                    manifest.append(self._entry(spec, outcome))
+                    if outcome.ok and not checked_outputs:
+                        _check_outputs_visible(self.out, outcome)
+                        checked_outputs = True
+                    final = outcome.status is not Status.LOST or spec.attempt > self.max_retries
+                    progress.result(outcome.status.value, final=final)
+                    break
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            raise
+
+    @staticmethod
+    def _outcome_of(future: Future[RunOutcome], spec: RunSpec, submitted: float) -> RunOutcome:
+        try:
+            return future.result()
+        except Exception as exc:  # the backend lost the run: not GMAT's doing
+            from gmat_sweep.spec import ErrorInfo
+
+            now = time.time()
+            return RunOutcome(
+                run_id=spec.run_id,
+                attempt=spec.attempt,
+                status=Status.LOST,
+                started_at=datetime.fromtimestamp(submitted, timezone.utc).isoformat(),
+                ended_at=datetime.fromtimestamp(now, timezone.utc).isoformat(),
+                duration_s=now - submitted,
+                error=ErrorInfo(type(exc).__name__, str(exc) or repr(exc)),
+            )
+
+    def _entry(self, spec: RunSpec, outcome: RunOutcome) -> dict[str, Any]:
+        notes = list(outcome.warnings)
+        mismatch = self._fingerprint_mismatch(outcome.fingerprint)
+        if mismatch:
+            notes.append(mismatch)
+        return {
+            "kind": "run",
+            "run_id": spec.run_id,
+            "attempt": spec.attempt,
+            "status": outcome.status.value,
+            "overrides": dict(spec.overrides),
+            "seed": spec.seed,
+            "outputs": dict(outcome.outputs),
+            "started_at": outcome.started_at,
+            "ended_at": outcome.ended_at,
+            "duration_s": round(outcome.duration_s, 6),
+            "fingerprint": dict(outcome.fingerprint),
+            "error": outcome.error.to_json() if outcome.error else None,
+            "warnings": notes,
+        }
+
+    def _fingerprint_mismatch(self, fingerprint: Mapping[str, str]) -> str | None:
+        """Note when a worker's software differs from the sweep's first worker's."""
+        software = {k: v for k, v in fingerprint.items() if k != "host"}
+        if not software:
+            return None
+        if self._fingerprint_seen is None:
+            self._fingerprint_seen = software
+            return None
+        diffs = [
+            f"{k} {self._fingerprint_seen.get(k)} vs {v}"
+            for k, v in sorted(software.items())
+            if self._fingerprint_seen.get(k) != v
+        ]
+        if not diffs:
+            return None
+        message = (
+            f"worker {fingerprint.get('host', '?')} differs from the sweep's first worker "
+            f"({'; '.join(diffs)}): mismatched worker images can silently change results"
+        )
+        warnings.warn(message, UserWarning, stacklevel=2)
+        return message
+
+
+def _next_attempt(spec: RunSpec) -> RunSpec:
+    from dataclasses import replace
+
+    return replace(spec, attempt=spec.attempt + 1)
+
+
+def _check_timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise SweepConfigError(
+            f"timeout must be a positive number of seconds or None, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def _check_retries(max_retries: int) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise SweepConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    return max_retries
+
+
+def _check_out_dir(out: Path, overwrite: bool) -> None:
+    from gmat_sweep.manifest import MANIFEST_NAME, manifest_exists_error
+
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"out is not a directory: {out}. Choose a directory path.")
+    if (out / MANIFEST_NAME).exists() and not overwrite:
+        raise manifest_exists_error(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputDirError(
+            f"cannot write to the out directory {out}: {exc.strerror or exc}. "
+            "Choose a directory you can write to."
+        ) from exc
+
+
+def _check_outputs_visible(out: Path, outcome: RunOutcome) -> None:
+    """Stop early when workers write where this driver cannot read."""
+    missing = [p for p in outcome.outputs.values() if not (out / p).is_file()]
+    if missing:
+        raise OutputDirError(
+            f"run {outcome.run_id} ended ok on worker {outcome.fingerprint.get('host', '?')}, but "
+            f"its output {missing[0]} is not visible here under {out}. The workers and this "
+            "driver must share the out directory at the same path (a shared filesystem). "
+            "The sweep was stopped; fix the mount and resume it."
+        )
+
+
+def _validation_sets(design: Design) -> list[dict[str, Any]]:
+    """Override sets that exercise every parameter with representative values."""
+    sets: list[dict[str, Any]] = []
+    values = getattr(design, "values", None)
+    if design.kind == "grid" and isinstance(values, Mapping):
+        for name, options in values.items():
+            sets.extend({name: v} for v in options)
+    for _run_id, overrides, _seed in design.iter_runs(0, min(len(design), _VALIDATION_SAMPLE)):
+        sets.append(dict(overrides))
+    return sets
