@@ -9,4 +9,4 @@ ruff format --check .
 echo "==> mypy (strict) on every package's src"
 mypy packages/*/src
 echo "==> pytest"
-pytest packages tests "$@"
+pytest "$@"

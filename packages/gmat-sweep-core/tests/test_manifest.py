@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from gmat_sweep.errors import ManifestCorruptError, ManifestExistsError, OutputDirError
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 
@@ -81,7 +80,9 @@ def test_a_complete_but_unparseable_last_line_is_corruption(tmp_path: Path) -> N
 
 
 def test_newer_schema_is_refused_with_upgrade_advice(tmp_path: Path) -> None:
-    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"kind": "header", "schema_version": 99}) + "\n")
+    (tmp_path / MANIFEST_NAME).write_text(
+        json.dumps({"kind": "header", "schema_version": 99}) + "\n"
+    )
     with pytest.raises(ManifestCorruptError, match="Upgrade gmat-sweep-core"):
         Manifest.load(tmp_path)
 

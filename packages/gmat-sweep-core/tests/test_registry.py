@@ -6,7 +6,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 
 import pytest
-
 from gmat_sweep.errors import (
     BackendConflictError,
     BackendError,
@@ -92,11 +91,17 @@ def test_two_distributions_claiming_one_name_are_both_named() -> None:
 def test_a_plugin_whose_import_fails_names_distribution_version_and_error() -> None:
     registry = Registry()
     registry.register(
-        "no_such_module_xyz.pool:Pool", name="ghost", description="", distribution="ghost-dist", version="0.3"
+        "no_such_module_xyz.pool:Pool",
+        name="ghost",
+        description="",
+        distribution="ghost-dist",
+        version="0.3",
     )
     with pytest.raises(BackendImportError) as info:
         registry.lookup("ghost").load()
-    assert "ghost-dist 0.3" in str(info.value) and "No module named 'no_such_module_xyz'" in str(info.value)
+    assert "ghost-dist 0.3" in str(info.value) and "No module named 'no_such_module_xyz'" in str(
+        info.value
+    )
 
 
 def test_a_known_plugin_that_failed_to_load_is_an_import_error_not_missing() -> None:

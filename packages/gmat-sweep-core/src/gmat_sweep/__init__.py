@@ -18,18 +18,18 @@ if TYPE_CHECKING:
     from gmat_sweep.api import latin_hypercube, monte_carlo, sweep
     from gmat_sweep.designs import Grid, LatinHypercube, MonteCarlo, Samples
     from gmat_sweep.errors import GmatSweepError
+    from gmat_sweep.orchestrator import Sweep
     from gmat_sweep.pools.base import Pool
     from gmat_sweep.pools.local import DebugPool, LocalJoblibPool
     from gmat_sweep.registry import available_backends, resolve_backend
     from gmat_sweep.results import Results, load_results
     from gmat_sweep.spec import RunOutcome, RunSpec, Status
-    from gmat_sweep.sweep import Sweep
 
 _LAZY = {
     "sweep": "gmat_sweep.api",
     "monte_carlo": "gmat_sweep.api",
     "latin_hypercube": "gmat_sweep.api",
-    "Sweep": "gmat_sweep.sweep",
+    "Sweep": "gmat_sweep.orchestrator",
     "Grid": "gmat_sweep.designs",
     "Samples": "gmat_sweep.designs",
     "MonteCarlo": "gmat_sweep.designs",

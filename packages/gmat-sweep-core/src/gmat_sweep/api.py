@@ -1,6 +1,6 @@
 """The one-call entry points: ``sweep``, ``monte_carlo`` and ``latin_hypercube``.
 
-Each builds a design, runs it with :class:`~gmat_sweep.sweep.Sweep` and returns
+Each builds a design, runs it with :class:`~gmat_sweep.orchestrator.Sweep` and returns
 the DataFrame (index ``(run_id, time)``, one column per report channel, and
 ``__status``). Keyword arguments after the design are the same for all three.
 """
@@ -38,7 +38,7 @@ def _run(
     overwrite: bool,
     validate: bool,
 ) -> pd.DataFrame:
-    from gmat_sweep.sweep import Sweep
+    from gmat_sweep.orchestrator import Sweep
 
     return Sweep(
         script,

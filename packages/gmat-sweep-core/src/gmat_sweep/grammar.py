@@ -1,0 +1,150 @@
+"""The command line's small languages: grid values, perturbations, backend options.
+
+Grid (``--grid NAME=SPEC``):
+
+- ``lo:hi:count``: ``count`` evenly spaced values from ``lo`` to ``hi`` inclusive;
+- ``lo:hi:step=S``: ``lo, lo+S, ...`` up to ``hi``, which is included when a step
+  lands on it (within 1e-9 of a step);
+- ``v1,v2,v3``: explicit values (numbers where they parse, else strings);
+- a JSON list ``["01 Jan 2026 12:00:00.000", "02 Jan 2026 12:00:00.000"]``, for
+  values that contain ``:`` or ``,`` (epochs) or need exact types.
+
+Perturbation (``--perturb NAME=SPEC``): ``normal:mu:sigma``, ``uniform:lo:hi``,
+``lognormal:mu:sigma``. Bounds (``--bounds NAME=lo:hi``) for Latin hypercubes.
+
+Every error is a :class:`~gmat_sweep.errors.DesignError` quoting what was typed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from gmat_sweep.errors import DesignError
+
+__all__ = [
+    "parse_assignment",
+    "parse_bounds",
+    "parse_grid_values",
+    "parse_option_value",
+    "parse_perturbation",
+]
+
+_DISTRIBUTIONS = ("normal", "uniform", "lognormal")
+
+
+def parse_assignment(text: str, what: str) -> tuple[str, str]:
+    """Split ``NAME=SPEC`` at the first ``=``."""
+    name, sep, spec = text.partition("=")
+    name, spec = name.strip(), spec.strip()
+    if not sep or not name or not spec:
+        raise DesignError(f"{what} {text!r}: expected NAME=VALUE, e.g. Sat.SMA=7000:7200:3")
+    return name, spec
+
+
+def _number(text: str, context: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DesignError(f"{context}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DesignError(f"{context}: {text!r} is not a finite number")
+    return value
+
+
+def _scalar(text: str) -> Any:
+    """A number when it parses as one (int before float), else the text itself."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_grid_values(name: str, spec: str) -> list[Any]:
+    """The values of one ``--grid`` parameter (see the module docstring)."""
+    context = f"--grid {name}={spec}"
+    if spec.startswith("["):
+        try:
+            values = json.loads(spec)
+        except json.JSONDecodeError as exc:
+            raise DesignError(f"{context}: not a valid JSON list ({exc.msg})") from None
+        if not isinstance(values, list) or not values:
+            raise DesignError(f"{context}: the JSON list is empty")
+        return values
+    parts = spec.split(":")
+    if len(parts) == 3:
+        lo, hi = _number(parts[0], context), _number(parts[1], context)
+        if parts[2].startswith("step="):
+            return _arange(lo, hi, _number(parts[2][5:], context), context)
+        return _linspace(lo, hi, parts[2], context)
+    if ":" in spec:
+        raise DesignError(
+            f"{context}: use lo:hi:count, lo:hi:step=S or v1,v2,...; for values that "
+            'contain ":" or ",", a JSON list: NAME=["a:b", "c,d"]'
+        )
+    values = [_scalar(v.strip()) for v in spec.split(",")]
+    if any(v == "" for v in values):
+        raise DesignError(f"{context}: empty value in the list")
+    return values
+
+
+def _linspace(lo: float, hi: float, count_text: str, context: str) -> list[float]:
+    try:
+        count = int(count_text)
+    except ValueError:
+        raise DesignError(f"{context}: count {count_text!r} is not a whole number") from None
+    if count < 1:
+        raise DesignError(f"{context}: count must be at least 1")
+    if count == 1:
+        return [lo]
+    import numpy as np
+
+    return [float(v) for v in np.linspace(lo, hi, count)]
+
+
+def _arange(lo: float, hi: float, step: float, context: str) -> list[float]:
+    if step == 0 or (hi - lo) / step < 0:
+        raise DesignError(f"{context}: step must be non-zero and point from lo to hi")
+    steps = (hi - lo) / step
+    count = math.floor(steps + 1e-9) + 1
+    if count > 10_000_000:
+        raise DesignError(f"{context}: {count} values is more than a grid axis should have")
+    return [lo + i * step for i in range(count)]
+
+
+def parse_perturbation(name: str, spec: str) -> tuple[str, float, float]:
+    """``normal:mu:sigma`` and friends, as the tuple the designs take."""
+    context = f"--perturb {name}={spec}"
+    parts = spec.split(":")
+    if len(parts) != 3 or parts[0] not in _DISTRIBUTIONS:
+        import difflib
+
+        guess = difflib.get_close_matches(parts[0], _DISTRIBUTIONS, n=1)
+        hint = f" (did you mean {guess[0]}?)" if guess else ""
+        raise DesignError(
+            f"{context}: expected DIST:a:b with DIST one of {', '.join(_DISTRIBUTIONS)}{hint}, "
+            "e.g. normal:7000:5"
+        )
+    return parts[0], _number(parts[1], context), _number(parts[2], context)
+
+
+def parse_bounds(name: str, spec: str) -> tuple[float, float] | tuple[str, float, float]:
+    """``lo:hi`` (uniform strata) or a perturbation spec, for ``--bounds``."""
+    parts = spec.split(":")
+    if len(parts) == 2:
+        context = f"--bounds {name}={spec}"
+        return _number(parts[0], context), _number(parts[1], context)
+    return parse_perturbation(name, spec)
+
+
+def parse_option_value(text: str) -> Any:
+    """``--backend-opt`` values: JSON where it parses (numbers, true, lists), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

@@ -1,0 +1,135 @@
+"""Human-readable descriptions of a sweep directory (``gmat-sweep show``).
+
+Reads only the manifest (and, for one run, its log files); never imports pandas.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Any
+
+from gmat_sweep.manifest import Manifest
+from gmat_sweep.spec import run_dir_name
+
+__all__ = ["describe_failed", "describe_run", "describe_sweep"]
+
+_LOG_NAMES = ("GmatLog.txt", "worker.log")
+
+
+def _log_path(out: Path, run_id: int) -> str:
+    run_dir = out / "runs" / run_dir_name(run_id)
+    for name in _LOG_NAMES:
+        if (run_dir / name).is_file():
+            return str(run_dir / name)
+    return f"{run_dir} (no log: the run never reached GMAT)"
+
+
+def describe_sweep(out: Path) -> str:
+    """Script, design, run counts by status, sessions and worker software."""
+    manifest = Manifest.load(out)
+    header = manifest.header
+    design = header.get("design", {})
+    counts = collections.Counter(rec.status for rec in manifest.runs.values())
+    missing = manifest.n_runs - sum(counts.values())
+    lines = [
+        f"sweep {header.get('sweep_id', '?')} in {out}",
+        f"  script:  {header['script']['name']} (sha256 {header['script']['sha256'][:12]}...)",
+        f"  design:  {design.get('kind', '?')}, {manifest.n_runs} runs"
+        + (f", seed {design['seed']}" if design.get("seed") is not None else "")
+        + f", parameters: {', '.join(design.get('parameters', []))}",
+        f"  created: {header.get('created_at', '?')}",
+    ]
+    status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    if missing:
+        status += f"{', ' if status else ''}{missing} not run yet"
+    lines.append(f"  runs:    {status or 'none yet'}")
+    sessions: list[str] = []
+    fingerprints: dict[tuple[tuple[str, str], ...], int] = collections.Counter()
+    retried = 0
+    for record in manifest.records():
+        if record.get("kind") == "session":
+            backend = record.get("backend", {})
+            sessions.append(f"{record.get('at', '?')} on {backend.get('name', '?')}")
+        elif record.get("kind") == "run":
+            software = tuple(
+                sorted((k, v) for k, v in (record.get("fingerprint") or {}).items() if k != "host")
+            )
+            if software:
+                fingerprints[software] += 1
+            if record.get("attempt", 1) > 1:
+                retried += 1
+    if sessions:
+        lines.append(f"  sessions: {'; '.join(sessions)}")
+    if retried:
+        lines.append(f"  retried attempts: {retried}")
+    if len(fingerprints) > 1:
+        lines.append("  WARNING: runs ran on workers with different software:")
+        for software, n in fingerprints.items():
+            lines.append(f"    {n} runs: {', '.join(f'{k} {v}' for k, v in software)}")
+    not_ok = counts.total() - counts.get("ok", 0)
+    if not_ok or missing:
+        lines.append(f"  next: gmat-sweep show {out} --failed; gmat-sweep resume {out}")
+    return "\n".join(lines)
+
+
+def describe_failed(out: Path) -> str:
+    """Every run whose latest attempt is not ok: status, error, log path."""
+    manifest = Manifest.load(out)
+    latest = manifest.latest_entries()
+    bad = [(r, e) for r, e in sorted(latest.items()) if e.get("status") != "ok"]
+    if not bad:
+        return f"no failed runs in {out} ({len(latest)} of {manifest.n_runs} ran)"
+    lines = [f"{len(bad)} run(s) did not end ok:"]
+    for run_id, entry in bad:
+        error = entry.get("error") or {}
+        lines.append(
+            f"  run {run_id} [{entry.get('status')}] attempt {entry.get('attempt')}: "
+            f"{error.get('type', '?')}: {_first_line(error.get('message', ''))}"
+        )
+        lines.append(f"    overrides: {json.dumps(entry.get('overrides', {}), sort_keys=True)}")
+        lines.append(f"    log: {_log_path(out, run_id)}")
+    lines.append(f"rerun them with: gmat-sweep resume {out}")
+    return "\n".join(lines)
+
+
+def describe_run(out: Path, run_id: int) -> str:
+    """Everything the manifest knows about one run, every attempt, and its log tail."""
+    manifest = Manifest.load(out)
+    attempts: list[dict[str, Any]] = [
+        e for e in manifest.run_entries() if int(e.get("run_id", -1)) == run_id
+    ]
+    if not attempts:
+        if 0 <= run_id < manifest.n_runs:
+            return f"run {run_id} has not run yet; gmat-sweep resume {out} runs it"
+        return f"no run {run_id}: this sweep has runs 0 to {manifest.n_runs - 1}"
+    last = attempts[-1]
+    lines = [
+        f"run {run_id}: {last.get('status')} after {len(attempts)} attempt(s)",
+        f"  overrides: {json.dumps(last.get('overrides', {}), sort_keys=True)}",
+        f"  seed: {last.get('seed')}",
+    ]
+    for entry in attempts:
+        fp = entry.get("fingerprint") or {}
+        took = f"{entry.get('duration_s', 0):.3f} s"
+        lines.append(
+            f"  attempt {entry.get('attempt')}: {entry.get('status')} in {took} "
+            f"on {fp.get('host', '?')} ({entry.get('started_at')})"
+        )
+        if entry.get("error"):
+            lines.append(f"    {entry['error'].get('type')}: {entry['error'].get('message')}")
+    for name, path in sorted((last.get("outputs") or {}).items()):
+        lines.append(f"  output {name}: {out / path}")
+    for note in last.get("warnings") or []:
+        lines.append(f"  warning: {note}")
+    lines.append(f"  log: {_log_path(out, run_id)}")
+    tail = (last.get("error") or {}).get("log_tail", "")
+    if tail:
+        lines.append("  log tail:")
+        lines.extend(f"    {line}" for line in tail.strip().splitlines()[-15:])
+    return "\n".join(lines)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

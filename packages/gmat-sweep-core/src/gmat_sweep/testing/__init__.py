@@ -1,0 +1,58 @@
+"""Testing tools for gmat-sweep users and backend authors.
+
+- :func:`make_fake_gmat_install` and :class:`FakeGmatRule`: a stand-in GMAT install
+  the real gmat-run runs on, with knobs for delays, failures, crashes and hangs.
+- :class:`PoolContractSuite` and :class:`PoolEquivalenceSuite`: pytest base classes a
+  backend's tests subclass (implement ``make_pool()``) to prove the pool keeps the
+  Pool contract and gives bit-equal results to the local pool.
+- :func:`assert_sweeps_equal`: compare two finished sweeps bit for bit.
+- :func:`kit_script`: the mission the kit runs.
+
+Names load lazily, so importing this package does not import pytest or pandas.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gmat_sweep.testing.compare import assert_sweeps_equal
+    from gmat_sweep.testing.fake_gmat import FakeGmatRule, make_fake_gmat_install
+    from gmat_sweep.testing.suites import (
+        PoolContractSuite,
+        PoolEquivalenceSuite,
+        kit_gmat_root,
+    )
+
+__all__ = [
+    "FakeGmatRule",
+    "PoolContractSuite",
+    "PoolEquivalenceSuite",
+    "assert_sweeps_equal",
+    "kit_gmat_root",
+    "kit_script",
+    "make_fake_gmat_install",
+]
+
+_LAZY = {
+    "FakeGmatRule": "gmat_sweep.testing.fake_gmat",
+    "make_fake_gmat_install": "gmat_sweep.testing.fake_gmat",
+    "PoolContractSuite": "gmat_sweep.testing.suites",
+    "PoolEquivalenceSuite": "gmat_sweep.testing.suites",
+    "kit_gmat_root": "gmat_sweep.testing.suites",
+    "assert_sweeps_equal": "gmat_sweep.testing.compare",
+}
+
+
+def kit_script() -> Path:
+    """Path of the test kit's mission script (a two-body LEO coast with one ReportFile)."""
+    return Path(__file__).parent / "missions" / "kit_orbit.script"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gmat_sweep.testing' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -1,0 +1,327 @@
+"""The backend test kit: pytest base classes that prove a Pool behaves.
+
+A plugin's tests subclass the suites and implement ``make_pool``::
+
+    from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
+
+    class TestMyPoolContract(PoolContractSuite):
+        def make_pool(self):
+            return MyPool(workers=2)
+
+    class TestMyPoolEquivalence(PoolEquivalenceSuite):
+        def make_pool(self):
+            return MyPool(workers=2)
+
+- :class:`PoolContractSuite` checks transport only and is fast: futures resolve to
+  the outcome ``execute_run`` produced, every future is yielded once, GMAT crashes
+  and timeouts come back as outcomes, ``close()`` is idempotent.
+- :class:`PoolEquivalenceSuite` runs the 16-run grid, the 32-run Monte Carlo and the
+  16-run Latin hypercube on your pool and on ``LocalJoblibPool`` and requires
+  bit-equal DataFrames and equivalent manifests. A sweep with no ok run fails.
+
+GMAT: by default the suites run on the stand-in GMAT install, created once per
+session, whose knobs crash a run with ``Sat.SMA == CRASH_SMA`` and hang one with
+``Sat.SMA == HANG_SMA``. When ``GMAT_ROOT`` is set, they run on that GMAT instead
+and skip the tests that need the knobs. Worker processes must see the same
+``GMAT_ROOT``: the suites set it in ``os.environ`` before ``make_pool`` is called,
+so pools that start their workers then inherit it; for workers started elsewhere,
+point their ``GMAT_ROOT`` at :func:`kit_gmat_root`.
+
+Each test's docstring says what its failure usually means.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gmat_sweep.pools.base import Pool
+from gmat_sweep.spec import RunOutcome, RunSpec, Status
+
+__all__ = [
+    "CRASH_SMA",
+    "HANG_SMA",
+    "PoolContractSuite",
+    "PoolEquivalenceSuite",
+    "kit_gmat_root",
+    "reference_design",
+]
+
+CRASH_SMA = 6666.0
+HANG_SMA = 7777.0
+_TIMEOUT_S = 4.0
+_REAL_GMAT_ENV = "GMAT_ROOT"
+# The GMAT the user pointed at when the kit was imported (before any test ran).
+_USER_GMAT_ROOT = os.environ.get(_REAL_GMAT_ENV) or None
+_KIT_ROOT: Path | None = None
+
+
+def kit_gmat_root() -> Path:
+    """The GMAT install the kit runs on: ``GMAT_ROOT`` if set, else the stand-in.
+
+    The stand-in is created once per process in a temporary directory, with its
+    crash and hang knobs armed for ``CRASH_SMA`` and ``HANG_SMA``.
+    """
+    global _KIT_ROOT
+    if _USER_GMAT_ROOT:
+        return Path(_USER_GMAT_ROOT)
+    if _KIT_ROOT is None:
+        from gmat_sweep.testing.fake_gmat import FakeGmatRule, make_fake_gmat_install
+
+        base = Path(tempfile.mkdtemp(prefix="gmat-sweep-kit-"))
+        _KIT_ROOT = make_fake_gmat_install(
+            base / "GMAT",
+            rules=(
+                FakeGmatRule(when={"Sat.SMA": CRASH_SMA}, action="crash"),
+                FakeGmatRule(when={"Sat.SMA": HANG_SMA}, action="hang"),
+            ),
+        )
+    return _KIT_ROOT
+
+
+def _on_real_gmat() -> bool:
+    return _USER_GMAT_ROOT is not None
+
+
+class _KitBase:
+    """Shared fixtures: GMAT_ROOT for the kit and a pool from ``make_pool``."""
+
+    def make_pool(self) -> Pool:
+        """Return a new instance of the pool under test (the suites close it)."""
+        raise NotImplementedError("implement make_pool() in your test class")
+
+    @pytest.fixture(autouse=True)
+    def _kit_gmat(self) -> Iterator[Path]:
+        root = kit_gmat_root()
+        previous = os.environ.get(_REAL_GMAT_ENV)
+        os.environ[_REAL_GMAT_ENV] = str(root)
+        try:
+            yield root
+        finally:
+            if previous is None:
+                os.environ.pop(_REAL_GMAT_ENV, None)
+            else:
+                os.environ[_REAL_GMAT_ENV] = previous
+
+
+class PoolContractSuite(_KitBase):
+    """Transport contract of a Pool (fast). Subclass and implement ``make_pool``.
+
+    Set ``isolates_runs = False`` only for a pool that runs GMAT inside the
+    calling process by design (like ``DebugPool``): the class then has no crash
+    and timeout tests, since a crash would end the test process.
+    """
+
+    isolates_runs = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.isolates_runs:
+            # Not collected at all (rather than skipped): these do not apply.
+            cls.test_a_gmat_crash_comes_back_as_a_crashed_outcome = None  # type: ignore[assignment]
+            cls.test_the_per_run_timeout_is_enforced = None  # type: ignore[assignment]
+
+    @pytest.fixture
+    def pool(self, _kit_gmat: Path) -> Iterator[Pool]:
+        pool = self.make_pool()
+        try:
+            yield pool
+        finally:
+            pool.close()
+
+    @pytest.fixture
+    def out_dir(self, tmp_path: Path) -> Path:
+        return tmp_path
+
+    def _spec(self, out: Path, run_id: int, sma: float, timeout: float | None = None) -> RunSpec:
+        from gmat_sweep.orchestrator import canonical_sha256
+        from gmat_sweep.testing import kit_script
+
+        script = kit_script()
+        return RunSpec(
+            run_id=run_id,
+            overrides={"Sat.SMA": sma},
+            script=str(script),
+            out_dir=str(out),
+            timeout=timeout,
+            script_sha256=canonical_sha256(script.read_text()),
+        )
+
+    def _collect(self, pool: Pool, specs: list[RunSpec]) -> dict[int, RunOutcome]:
+        futures = {pool.submit(s): s for s in specs}
+        seen: dict[int, RunOutcome] = {}
+        for future in pool.as_completed(list(futures)):
+            outcome = future.result(timeout=300)
+            assert outcome.run_id not in seen, f"as_completed yielded run {outcome.run_id} twice"
+            seen[outcome.run_id] = outcome
+        return seen
+
+    def _skip_unless_isolated(self, knob: str) -> None:
+        if _on_real_gmat():
+            pytest.skip(f"needs the stand-in GMAT's {knob} knob; real GMAT cannot be told to")
+
+    def test_capacity_is_a_positive_int(self, pool: Pool) -> None:
+        """``capacity`` must be an int >= 1 (runs the pool can execute at once now).
+
+        Fails if it is 0 or not an int: the orchestrator would submit nothing.
+        """
+        capacity = pool.capacity
+        assert isinstance(capacity, int) and not isinstance(capacity, bool)
+        assert capacity >= 1
+
+    def test_name_and_description(self, pool: Pool) -> None:
+        """The class sets ``name`` (the backend= string) and a one-line ``description``."""
+        assert isinstance(type(pool).name, str) and type(pool).name
+        assert isinstance(type(pool).description, str) and type(pool).description
+
+    def test_submit_runs_the_spec_and_returns_its_outcome(self, pool: Pool, out_dir: Path) -> None:
+        """One spec in, the RunOutcome that ``execute_run`` produced out, with its outputs on disk.
+
+        Fails when the pool does not call ``gmat_sweep.worker.execute_run(spec,
+        reuse_gmat_context=...)`` in its worker, when workers lack ``GMAT_ROOT``
+        (status failed, GmatNotFoundError), or when workers cannot see ``out_dir``.
+        """
+        outcome = self._collect(pool, [self._spec(out_dir, 3, 7000.0)])[3]
+        assert isinstance(outcome, RunOutcome)
+        assert outcome.status is Status.OK, outcome.error
+        assert outcome.run_id == 3 and outcome.attempt == 1
+        assert outcome.outputs and all((out_dir / p).is_file() for p in outcome.outputs.values())
+
+    def test_as_completed_yields_every_future_exactly_once(self, pool: Pool, out_dir: Path) -> None:
+        """Submit more runs than capacity; every one must come back, once, with its own id.
+
+        Fails when ``as_completed`` drops or repeats futures, or when the pool
+        mixes up which outcome belongs to which spec.
+        """
+        n = pool.capacity * 2 + 1
+        specs = [self._spec(out_dir, i, 7000.0 + 10 * i) for i in range(n)]
+        outcomes = self._collect(pool, specs)
+        assert sorted(outcomes) == list(range(n))
+        assert all(o.status is Status.OK for o in outcomes.values())
+
+    def test_a_gmat_crash_comes_back_as_a_crashed_outcome(self, pool: Pool, out_dir: Path) -> None:
+        """A run whose GMAT process dies must resolve to status ``crashed``, not raise.
+
+        A raising future means "the backend lost the run" and would be retried;
+        hiding the crash as ok or failed loses the reason. Neighbouring runs must
+        be unaffected. (Skipped on real GMAT: it cannot be told to crash.)
+        """
+        self._skip_unless_isolated("crash")
+        outcomes = self._collect(
+            pool, [self._spec(out_dir, 0, CRASH_SMA), self._spec(out_dir, 1, 7000.0)]
+        )
+        assert outcomes[0].status is Status.CRASHED, outcomes[0]
+        assert outcomes[1].status is Status.OK, outcomes[1].error
+
+    def test_the_per_run_timeout_is_enforced(self, pool: Pool, out_dir: Path) -> None:
+        """A hanging run must end as ``timeout`` after ``spec.timeout`` seconds.
+
+        Fails when the pool drops the spec's timeout or waits on the future with
+        its own shorter deadline. (Skipped on real GMAT.)
+        """
+        self._skip_unless_isolated("hang")
+        outcome = self._collect(pool, [self._spec(out_dir, 0, HANG_SMA, timeout=_TIMEOUT_S)])[0]
+        assert outcome.status is Status.TIMEOUT, outcome
+
+    def test_close_is_idempotent(self) -> None:
+        """``close()`` twice, and via the context manager, must not raise."""
+        pool = self.make_pool()
+        with pool:
+            pass
+        pool.close()
+        pool.close()
+
+
+class PoolEquivalenceSuite(_KitBase):
+    """The backend never changes the answer. Subclass and implement ``make_pool``.
+
+    Runs each reference design on your pool and on ``LocalJoblibPool(2)``; the
+    reference results are computed once per process.
+    """
+
+    def _sweep_both(self, kind: str, tmp_path: Path) -> None:
+        from gmat_sweep.orchestrator import Sweep
+        from gmat_sweep.testing import kit_script
+        from gmat_sweep.testing.compare import assert_sweeps_equal
+
+        reference = _reference_sweep(kind)
+        out = tmp_path / kind
+        with self.make_pool() as pool:
+            df = Sweep(
+                kit_script(), reference_design(kind), out=out, backend=pool, progress=False
+            ).run()
+        assert (df["__status"] == "ok").any(), (
+            f"no run of the {kind} sweep ended ok on this pool; see gmat-sweep show {out} --failed"
+        )
+        assert_sweeps_equal(out, reference)
+
+    def test_grid_16_runs_is_bit_equal_to_local(self, tmp_path: Path) -> None:
+        """16-run full factorial over Sat.SMA x Sat.INC, compared with LocalJoblibPool.
+
+        A DataFrame difference means outputs were mixed up between runs, a run was
+        dropped or run with other values; a manifest difference names the field.
+        """
+        self._sweep_both("grid", tmp_path)
+
+    def test_monte_carlo_32_runs_is_bit_equal_to_local(self, tmp_path: Path) -> None:
+        """32 Monte Carlo draws (seeded); same checks as the grid.
+
+        Differences here but not in the grid usually mean the pool altered the
+        override values in transit (e.g. through a lossy serialiser).
+        """
+        self._sweep_both("monte_carlo", tmp_path)
+
+    def test_latin_hypercube_16_runs_is_bit_equal_to_local(self, tmp_path: Path) -> None:
+        """16-point Latin hypercube (seeded); same checks as the grid."""
+        self._sweep_both("latin_hypercube", tmp_path)
+
+
+# Reference sweeps on LocalJoblibPool(2), run once per process, kind and GMAT install.
+_REFERENCES: dict[tuple[str, str], Path] = {}
+
+
+def _reference_sweep(kind: str) -> Path:
+    from gmat_sweep.orchestrator import Sweep
+    from gmat_sweep.pools.local import LocalJoblibPool
+    from gmat_sweep.testing import kit_script
+
+    key = (kind, str(kit_gmat_root()))
+    if key not in _REFERENCES:
+        out = Path(tempfile.mkdtemp(prefix=f"gmat-sweep-kit-reference-{kind}-"))
+        with LocalJoblibPool(2) as local:
+            Sweep(
+                kit_script(),
+                reference_design(kind),
+                out=out,
+                backend=local,
+                progress=False,
+                overwrite=True,
+            ).run()
+        _REFERENCES[key] = out
+    return _REFERENCES[key]
+
+
+def reference_design(kind: str) -> Any:
+    """The kit's reference designs (DESIGN section 10), by kind."""
+    from gmat_sweep.designs import Grid, LatinHypercube, MonteCarlo
+
+    if kind == "grid":
+        return Grid(
+            {"Sat.SMA": [6900.0, 7000.0, 7100.0, 7200.0], "Sat.INC": [0.0, 28.5, 51.6, 97.8]}
+        )
+    if kind == "monte_carlo":
+        return MonteCarlo(
+            32,
+            {"Sat.SMA": ("normal", 7000.0, 25.0), "Sat.ECC": ("uniform", 0.0005, 0.02)},
+            seed=20260101,
+        )
+    if kind == "latin_hypercube":
+        return LatinHypercube(
+            16, {"Sat.SMA": (6900.0, 7300.0), "Sat.INC": (0.0, 98.0)}, seed=20260102
+        )
+    raise ValueError(f"no reference design {kind!r}")

@@ -1,0 +1,120 @@
+"""The backend test kit on the built-in pools, and proof that it has teeth."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from gmat_sweep.pools.base import Pool
+from gmat_sweep.pools.local import DebugPool, LocalJoblibPool
+from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
+
+pytest_plugins = ["pytester"]
+
+
+class TestLocalContract(PoolContractSuite):
+    def make_pool(self) -> Pool:
+        return LocalJoblibPool(2)
+
+
+class TestLocalFreshHostsContract(PoolContractSuite):
+    def make_pool(self) -> Pool:
+        return LocalJoblibPool(2, reuse_gmat_context=False)
+
+
+class TestDebugContract(PoolContractSuite):
+    isolates_runs = False
+
+    def make_pool(self) -> Pool:
+        return DebugPool()
+
+
+class TestLocalFreshHostsEquivalence(PoolEquivalenceSuite):
+    def make_pool(self) -> Pool:
+        return LocalJoblibPool(2, reuse_gmat_context=False)
+
+
+BROKEN_POOLS = textwrap.dedent(
+    '''
+    from concurrent.futures import Future
+    from dataclasses import replace
+
+    from gmat_sweep.pools.local import LocalJoblibPool
+    from gmat_sweep.spec import RunOutcome, Status
+    from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
+
+
+    def _relay(future, change):
+        out = Future()
+        future.add_done_callback(lambda f: out.set_result(change(f.result())))
+        return out
+
+
+    class DropsARun(LocalJoblibPool):
+        """Claims run 5 went fine without running it."""
+        def submit(self, spec):
+            if spec.run_id != 5:
+                return super().submit(spec)
+            done = Future()
+            done.set_result(RunOutcome(run_id=5, attempt=spec.attempt, status=Status.OK))
+            return done
+
+
+    class ReordersOutputs(LocalJoblibPool):
+        """Hands run 0 the outputs of run 1 and vice versa."""
+        def submit(self, spec):
+            def swap(o):
+                if o.run_id not in (0, 1):
+                    return o
+                other = "000001" if o.run_id == 0 else "000000"
+                mine = "000000" if o.run_id == 0 else "000001"
+                return replace(o, outputs={k: v.replace(mine, other) for k, v in o.outputs.items()})
+            return _relay(super().submit(spec), swap)
+
+
+    class WrongValue(LocalJoblibPool):
+        """Ships run 2 with a slightly different override than the driver asked for."""
+        def submit(self, spec):
+            if spec.run_id == 2:
+                bumped = {
+                    k: v + 1e-6 if isinstance(v, float) else v for k, v in spec.overrides.items()
+                }
+                spec = replace(spec, overrides=bumped)
+            return super().submit(spec)
+
+
+    class HidesCrash(LocalJoblibPool):
+        """Reports a crashed run as failed."""
+        def submit(self, spec):
+            def hide(o):
+                return replace(o, status=Status.FAILED) if o.status is Status.CRASHED else o
+            return _relay(super().submit(spec), hide)
+    '''
+)
+
+
+@pytest.mark.parametrize(
+    ("pool", "suite", "test"),
+    [
+        ("DropsARun", "PoolEquivalenceSuite", "grid"),
+        ("ReordersOutputs", "PoolEquivalenceSuite", "grid"),
+        ("WrongValue", "PoolEquivalenceSuite", "grid"),
+        ("HidesCrash", "PoolContractSuite", "crash"),
+    ],
+)
+def test_the_kit_fails_a_broken_pool(
+    pytester: pytest.Pytester, pool: str, suite: str, test: str
+) -> None:
+    pytester.makepyfile(
+        broken_pools=BROKEN_POOLS,
+        test_broken=f"""
+            from broken_pools import {pool}
+            from gmat_sweep.testing import {suite}
+
+            class TestBroken({suite}):
+                def make_pool(self):
+                    return {pool}(2)
+            """,
+    )
+    result = pytester.runpytest_subprocess("-k", test, "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)

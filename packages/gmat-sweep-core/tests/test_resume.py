@@ -1,0 +1,209 @@
+"""Nothing finished is lost: driver killed with SIGKILL, lost runs, resume anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from gmat_sweep import LocalJoblibPool, Sweep, load_results, monte_carlo, sweep
+from gmat_sweep.manifest import MANIFEST_NAME
+from gmat_sweep.spec import RunOutcome, RunSpec
+from gmat_sweep.testing import kit_script
+from pandas.testing import assert_frame_equal
+
+SCRIPT = kit_script()
+
+
+def _run_lines(out: Path) -> list[dict[str, object]]:
+    path = out / MANIFEST_NAME
+    if not path.exists():
+        return []
+    lines = []
+    for raw in path.read_text().splitlines():
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if record.get("kind") == "run":
+            lines.append(record)
+    return lines
+
+
+def _start_driver(code: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _kill_after_runs(proc: subprocess.Popen[bytes], out: Path, runs: int) -> None:
+    deadline = time.time() + 120
+    while len(_run_lines(out)) < runs:
+        assert proc.poll() is None, "the driver ended before it could be killed"
+        assert time.time() < deadline, "the driver made no progress"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its loky workers
+    proc.wait()
+
+
+def test_sigkill_of_the_driver_loses_nothing_and_resume_completes(
+    gmat_with: Callable[..., Path], tmp_path: Path
+) -> None:
+    gmat_with(run_cost_s=0.3)
+    out = tmp_path / "killed"
+    smas = [7000.0 + 25 * i for i in range(10)]
+    proc = _start_driver(
+        f"""
+        from gmat_sweep import sweep
+        sweep({str(SCRIPT)!r}, grid={{"Sat.SMA": {smas!r}}}, out={str(out)!r},
+              backend="local", backend_options={{"workers": 2}})
+        """,
+        tmp_path,
+    )
+    _kill_after_runs(proc, out, 3)
+    finished = {int(r["run_id"]) for r in _run_lines(out) if r["status"] == "ok"}
+    stamps = {
+        r: (out / f"runs/{r:06d}/report__Report.parquet").stat().st_mtime_ns for r in finished
+    }
+    assert 3 <= len(finished) < 10
+
+    with LocalJoblibPool(2) as pool:
+        resumed = Sweep.from_manifest(out, backend=pool).resume()
+        reference = sweep(SCRIPT, grid={"Sat.SMA": smas}, backend=pool, out=tmp_path / "ref")
+    assert_frame_equal(resumed, reference, check_exact=True)
+    assert not resumed.index.duplicated().any()
+    runs = _run_lines(out)
+    assert sorted({int(r["run_id"]) for r in runs}) == list(range(10))
+    assert all(int(r["run_id"]) not in finished for r in runs[len(finished) :])  # not rerun
+    for r, stamp in stamps.items():  # finished outputs untouched
+        assert (out / f"runs/{r:06d}/report__Report.parquet").stat().st_mtime_ns == stamp
+
+
+def test_unseeded_monte_carlo_resume_redraws_the_same_values(
+    gmat_with: Callable[..., Path], tmp_path: Path
+) -> None:
+    gmat_with(run_cost_s=0.3)
+    out = tmp_path / "mc"
+    proc = _start_driver(
+        f"""
+        from gmat_sweep import monte_carlo
+        monte_carlo({str(SCRIPT)!r}, 10, {{"Sat.SMA": ("normal", 7000, 20)}}, out={str(out)!r},
+                    backend="local", backend_options={{"workers": 2}})
+        """,
+        tmp_path,
+    )
+    _kill_after_runs(proc, out, 2)
+    header = json.loads((out / MANIFEST_NAME).read_text().splitlines()[0])
+    seed = header["design"]["seed"]
+    assert isinstance(seed, int)  # the drawn seed is recorded
+    before = {int(r["run_id"]): r["overrides"] for r in _run_lines(out)}
+
+    with LocalJoblibPool(2) as pool:
+        resumed = Sweep.from_manifest(out, backend=pool).resume()
+        seeded = monte_carlo(
+            SCRIPT,
+            10,
+            {"Sat.SMA": ("normal", 7000, 20)},
+            seed=seed,
+            backend=pool,
+            out=tmp_path / "s",
+        )
+    assert_frame_equal(resumed, seeded, check_exact=True)
+    after = {int(r["run_id"]): r["overrides"] for r in _run_lines(out)}
+    assert all(after[r] == o for r, o in before.items())
+
+
+class FlakyPool(LocalJoblibPool):
+    """Loses the first attempt of every even run, as a dying worker would."""
+
+    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+        if spec.attempt == 1 and spec.run_id % 2 == 0:
+            lost: Future[RunOutcome] = Future()
+            lost.set_exception(ConnectionError("worker tcp://10.0.0.7 lost"))
+            return lost
+        return super().submit(spec)
+
+
+def test_lost_runs_are_recorded_and_resubmitted(gmat: Path, tmp_path: Path) -> None:
+    with FlakyPool(2) as pool:
+        df = sweep(
+            SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool, out=tmp_path / "o"
+        )
+    assert (df["__status"] == "ok").all()
+    runs = _run_lines(tmp_path / "o")
+    lost = sorted((r["run_id"], r["attempt"]) for r in runs if r["status"] == "lost")
+    assert lost == [(0, 1), (2, 1)]
+    assert lost and "worker tcp://10.0.0.7 lost" in next(
+        r["error"]["message"] for r in runs if r["status"] == "lost"
+    )
+    assert sorted((r["run_id"], r["attempt"]) for r in runs if r["status"] == "ok") == [
+        (0, 2),
+        (1, 1),
+        (2, 2),
+    ]
+
+
+class AlwaysLost(LocalJoblibPool):
+    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+        lost: Future[RunOutcome] = Future()
+        lost.set_exception(ConnectionError("node gone"))
+        return lost
+
+
+def test_a_run_lost_more_than_max_retries_stays_lost(gmat: Path, tmp_path: Path) -> None:
+    with AlwaysLost(1) as pool, pytest.warns(UserWarning, match="1 lost"):
+        df = sweep(
+            SCRIPT, grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp_path / "o", max_retries=1
+        )
+    assert df["__status"].tolist() == ["lost"]
+    assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == [1, 2]
+
+
+def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) -> None:
+    with LocalJoblibPool(2) as pool:
+        full = sweep(
+            SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool, out=tmp_path / "a"
+        )
+    # Pretend run 1 never finished, then move the directory elsewhere.
+    manifest = tmp_path / "a" / MANIFEST_NAME
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(x for x in lines if '"run_id":1,' not in x))
+    shutil.rmtree(tmp_path / "a" / "runs" / "000001")
+    moved = tmp_path / "elsewhere" / "b"
+    shutil.move(tmp_path / "a", moved)
+    # In a fresh process (as a user would): the in-process debug backend binds its
+    # interpreter to one GMAT install, and this test process has bound others.
+    done = subprocess.run(
+        [sys.executable, "-m", "gmat_sweep.cli", "resume", str(moved), "--backend", "debug"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert_frame_equal(load_results(moved), full, check_exact=True)
+    header = json.loads((moved / MANIFEST_NAME).read_text().splitlines()[0])
+    assert str(tmp_path) not in json.dumps(header)  # no absolute paths in the manifest
+
+
+def test_resume_with_nothing_left_runs_nothing(gmat: Path, tmp_path: Path) -> None:
+    with LocalJoblibPool(2) as pool:
+        first = sweep(SCRIPT, grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp_path / "o")
+    lines_before = len(_run_lines(tmp_path / "o"))
+    again = Sweep.from_manifest(tmp_path / "o").resume()
+    assert_frame_equal(first, again, check_exact=True)
+    assert len(_run_lines(tmp_path / "o")) == lines_before
+    assert isinstance(again, pd.DataFrame)
