@@ -208,3 +208,26 @@ def test_install_refuses_a_directory_that_is_not_a_stand_in(tmp_path: Path) -> N
 def test_rule_rejects_an_unknown_action() -> None:
     with pytest.raises(ValueError, match="action must be one of"):
         FakeGmatRule(when={}, action="explode")  # type: ignore[arg-type]
+
+
+def test_cartesian_state_and_elapsed_days_stop(fake_gmat_root: Path, tmp_path: Path) -> None:
+    rows = _json_of(
+        fake_gmat_root,
+        f"""
+        import json, gmat_run
+        m = gmat_run.Mission.load({str(DATA / "cartesian_days.script")!r})
+        m["Sat.X"] = 7100.0
+        df = m.run(working_dir={str(tmp_path)!r}, overwrite=True).reports["R"]
+        print(json.dumps([df["Sat.X"].iloc[0], df["Sat.ElapsedDays"].iloc[-1], len(df)]))
+        """,
+    )
+    first_x, last_days, n = rows
+    assert first_x == 7100.0
+    assert math.isclose(last_days, 0.01, rel_tol=1e-9) and n > 2  # GMAT lands within ~1e-10
+
+
+def test_a_syntax_error_makes_loading_fail(fake_gmat_root: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.script"
+    bad.write_text(SAMPLE.read_text().replace("GMAT Probe.ECC = 0.05;", "GMAT Probe.ECC = = 0.05"))
+    done = _run_python(fake_gmat_root, f"import gmat_run\ngmat_run.Mission.load({str(bad)!r})")
+    assert done.returncode != 0 and "GmatLoadError" in done.stderr

@@ -76,17 +76,21 @@ def parse_grid_values(name: str, spec: str) -> list[Any]:
         if not isinstance(values, list) or not values:
             raise DesignError(f"{context}: the JSON list is empty")
         return values
+    usage = (
+        f"{context}: use lo:hi:count, lo:hi:step=S or v1,v2,...; for values that "
+        'contain ":" or ",", a JSON list: NAME=["a:b", "c,d"]'
+    )
     parts = spec.split(":")
     if len(parts) == 3:
-        lo, hi = _number(parts[0], context), _number(parts[1], context)
+        try:
+            lo, hi = _number(parts[0], context), _number(parts[1], context)
+        except DesignError as exc:
+            raise DesignError(f"{exc}. {usage}") from None
         if parts[2].startswith("step="):
             return _arange(lo, hi, _number(parts[2][5:], context), context)
         return _linspace(lo, hi, parts[2], context)
     if ":" in spec:
-        raise DesignError(
-            f"{context}: use lo:hi:count, lo:hi:step=S or v1,v2,...; for values that "
-            'contain ":" or ",", a JSON list: NAME=["a:b", "c,d"]'
-        )
+        raise DesignError(usage)
     values = [_scalar(v.strip()) for v in spec.split(",")]
     if any(v == "" for v in values):
         raise DesignError(f"{context}: empty value in the list")

@@ -74,6 +74,17 @@ def describe_sweep(out: Path) -> str:
     return "\n".join(lines)
 
 
+def _log_reasons(tail: str, limit: int = 3) -> list[str]:
+    """The lines of a log tail that say why a run failed (GMAT's errors, a traceback's end).
+
+    Falls back to the last non-empty lines when nothing looks like an error.
+    """
+    lines = [line.rstrip() for line in tail.splitlines() if line.strip()]
+    markers = ("exception", "error", "fatal", "signal")
+    flagged = [line for line in lines if any(m in line.lower() for m in markers)]
+    return (flagged or lines)[-limit:]
+
+
 def describe_failed(out: Path) -> str:
     """Every run whose latest attempt is not ok: status, error, log path."""
     manifest = Manifest.load(out)
@@ -89,6 +100,8 @@ def describe_failed(out: Path) -> str:
             f"{error.get('type', '?')}: {_first_line(error.get('message', ''))}"
         )
         lines.append(f"    overrides: {json.dumps(entry.get('overrides', {}), sort_keys=True)}")
+        for reason in _log_reasons(error.get("log_tail") or ""):
+            lines.append(f"    | {reason}")
         lines.append(f"    log: {_log_path(out, run_id)}")
     lines.append(f"rerun them with: gmat-sweep resume {out}")
     return "\n".join(lines)
