@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -133,39 +134,62 @@ class _Host:
         self.log_path.unlink(missing_ok=True)
 
 
-_host: _Host | None = None
+# One reusable host per worker thread: a pool may run several runs at once in one
+# process (Dask with threads_per_worker > 1), and a host serves one run at a time.
+_local = threading.local()
+_all_hosts: set[_Host] = set()
+_all_hosts_lock = threading.Lock()
+
+
+def _current() -> _Host | None:
+    host: _Host | None = getattr(_local, "host", None)
+    return host
+
+
+def _set_current(host: _Host | None) -> None:
+    _local.host = host
 
 
 def shutdown_hosts() -> None:
-    """Stop this process's reused GMAT host, if any. Safe to call at any time."""
-    global _host
-    if _host is not None:
-        _host.close()
-        _host = None
+    """Stop every reused GMAT host of this process. Safe to call at any time."""
+    with _all_hosts_lock:
+        hosts = list(_all_hosts)
+        _all_hosts.clear()
+    for host in hosts:
+        host.close()
+    _set_current(None)
 
 
 atexit.register(shutdown_hosts)
 
 
+def _forget(host: _Host) -> None:
+    with _all_hosts_lock:
+        _all_hosts.discard(host)
+    if _current() is host:
+        _set_current(None)
+
+
 def _acquire_host(key: tuple[str, str], reuse: bool) -> _Host:
-    global _host
-    if reuse and _host is not None and _host.key == key and _host.alive():
-        return _host
-    if _host is not None:
-        shutdown_hosts()
+    current = _current()
+    if reuse and current is not None and current.key == key and current.alive():
+        return current
+    if current is not None:
+        _forget(current)
+        current.close()
     host = _Host(key)
+    with _all_hosts_lock:
+        _all_hosts.add(host)
     host.hello()
     if reuse:
-        _host = host
+        _set_current(host)
     return host
 
 
 def _release_host(host: _Host, reuse: bool, healthy: bool) -> None:
-    global _host
     if reuse and healthy:
         return
-    if _host is host:
-        _host = None
+    _forget(host)
     if healthy:
         host.close()
     else:
