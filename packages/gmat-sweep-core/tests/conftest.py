@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gmat_sweep.testing import FakeGmatRule, make_fake_gmat_install
 
 EXAMPLES = Path(__file__).parent / "data"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from gmat_sweep import monte_carlo, sweep
 from gmat_sweep.errors import (
     DesignError,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+
 from gmat_sweep.cli import main
 from gmat_sweep.errors import DesignError
 from gmat_sweep.grammar import (

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats as st
+from scipy.special import ndtri
+
 from gmat_sweep import designs
 from gmat_sweep.designs import (
     SEED_SCHEME,
@@ -31,7 +33,6 @@ from gmat_sweep.designs import (
     parameter_key,
 )
 from gmat_sweep.errors import DesignError, GmatSweepError, SweepConfigError
-from scipy.special import ndtri
 
 SRC = Path(designs.__file__).resolve().parents[1]
 PERTURB: dict[str, Any] = {

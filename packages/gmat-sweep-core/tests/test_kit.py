@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from gmat_sweep.pools.base import Pool
 from gmat_sweep.pools.local import DebugPool, LocalJoblibPool
 from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from gmat_sweep.errors import ManifestCorruptError, ManifestExistsError, OutputDirError
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 

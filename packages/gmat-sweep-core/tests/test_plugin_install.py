@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from gmat_sweep.testing import kit_script
 
 PYPROJECT = """\

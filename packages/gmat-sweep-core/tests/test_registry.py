@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 
 import pytest
+
 from gmat_sweep.errors import (
     BackendConflictError,
     BackendError,

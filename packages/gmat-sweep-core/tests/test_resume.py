@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
+
 from gmat_sweep import LocalJoblibPool, Sweep, load_results, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.spec import RunOutcome, RunSpec
 from gmat_sweep.testing import kit_script
-from pandas.testing import assert_frame_equal
 
 SCRIPT = kit_script()
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
+
 from gmat_sweep import LocalJoblibPool, Sweep, latin_hypercube, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 from gmat_sweep.testing import FakeGmatRule, kit_script
-from pandas.testing import assert_frame_equal
 
 DATA = Path(__file__).parent / "data"
 SCRIPT = kit_script()

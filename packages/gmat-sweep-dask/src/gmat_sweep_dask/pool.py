@@ -1,0 +1,203 @@
+"""DaskPool: gmat-sweep runs as Dask tasks, on a LocalCluster or any distributed cluster.
+
+Each run is one task calling :func:`gmat_sweep.worker.execute_run` on a worker, which
+runs GMAT in its own host process, writes the outputs into the shared ``out``
+directory and returns a small RunOutcome: no DataFrame travels through Dask.
+
+Lost runs: when a worker dies mid-run, the scheduler either reschedules the task
+elsewhere (its ``distributed.scheduler.allowed-failures`` budget, 3 by default; the
+run then finishes as one attempt) or fails it with ``KilledWorker``, which gmat-sweep
+records as a ``lost`` attempt and resubmits. The LocalCluster this pool starts uses
+``allowed-failures: 0`` so every loss is visible in the manifest; set the same on
+your own scheduler for that behaviour there.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from gmat_sweep.pools.base import Pool
+from gmat_sweep.spec import RunOutcome, RunSpec
+
+__all__ = ["DaskPool"]
+
+# Re-read the cluster's size at most this often (one scheduler round trip).
+_CAPACITY_TTL_S = 0.5
+
+
+def _run(spec: RunSpec, reuse_gmat_context: bool) -> RunOutcome:
+    from gmat_sweep.worker import execute_run
+
+    return execute_run(spec, reuse_gmat_context=reuse_gmat_context)
+
+
+class DaskPool(Pool):
+    """Run each sweep run as a Dask task.
+
+    Args:
+        client: an existing ``distributed.Client``; used as is and never closed.
+        address: a scheduler address (``"tcp://host:8786"``); the pool opens a
+            Client to it and closes only that Client.
+        n_workers: workers of the LocalCluster started when neither ``client`` nor
+            ``address`` is given (default: Dask's choice for this machine).
+        threads_per_worker: threads per LocalCluster worker (default 1: GMAT runs
+            single-threaded, and each thread gets its own GMAT process).
+        reuse_gmat_context: keep each worker thread's GMAT process between runs.
+        **cluster_kwargs: passed to ``distributed.LocalCluster``.
+
+    Raises:
+        ValueError: both ``client`` and ``address``, or cluster options together with
+            an existing cluster.
+    """
+
+    name = "dask"
+    description = "Dask distributed: a LocalCluster here, or any cluster by address or Client."
+
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        address: str | None = None,
+        n_workers: int | None = None,
+        threads_per_worker: int = 1,
+        reuse_gmat_context: bool = True,
+        **cluster_kwargs: Any,
+    ) -> None:
+        super().__init__(reuse_gmat_context=reuse_gmat_context)
+        if client is not None and address is not None:
+            raise ValueError("DaskPool: give either client= or address=, not both")
+        if (client is not None or address is not None) and (cluster_kwargs or n_workers):
+            given = ", ".join(sorted([*cluster_kwargs, *(["n_workers"] if n_workers else [])]))
+            raise ValueError(
+                f"DaskPool: {given} configure the LocalCluster the pool starts; they do not "
+                "apply to an existing cluster (client= or address=). Size that cluster itself."
+            )
+        if threads_per_worker < 1:
+            raise ValueError(f"DaskPool: threads_per_worker must be >= 1, got {threads_per_worker}")
+        from distributed import Client
+
+        self._cluster: Any = None
+        self._owns_client = client is None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Any] = {}
+        self._capacity = 1
+        self._capacity_at = float("-inf")
+        if client is not None:
+            self._client = client
+            self._where: dict[str, Any] = {"scheduler": str(client.scheduler.address)}
+        elif address is not None:
+            self._client = Client(address)  # type: ignore[no-untyped-call]
+            self._where = {"scheduler": address}
+        else:
+            self._cluster = _start_local_cluster(n_workers, threads_per_worker, cluster_kwargs)
+            self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+            self._where = {
+                "cluster": "LocalCluster",
+                "n_workers": len(self._cluster.workers),
+                "threads_per_worker": threads_per_worker,
+            }
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` the pool submits through."""
+        return self._client
+
+    @property
+    def cluster(self) -> Any:
+        """The LocalCluster the pool started, or None when it uses an existing cluster."""
+        return self._cluster
+
+    @property
+    def capacity(self) -> int:
+        """Worker threads in the cluster now (re-read at most every 0.5 s); at least 1."""
+        now = time.monotonic()
+        if now - self._capacity_at > _CAPACITY_TTL_S:
+            # A scheduler briefly unreachable keeps the last known size.
+            with contextlib.suppress(Exception):
+                self._capacity = max(1, sum(self._client.nthreads().values()))
+            self._capacity_at = now
+        return self._capacity
+
+    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+        if self._closed:
+            raise RuntimeError("this DaskPool is closed")
+        key = f"gmat-sweep-run-{spec.run_id}-{spec.attempt}-{uuid.uuid4().hex[:12]}"
+        relay: Future[RunOutcome] = Future()
+        relay.set_running_or_notify_cancel()
+        task = self._client.submit(_run, spec, self.reuse_gmat_context, key=key, pure=False)
+        with self._lock:
+            self._tasks[key] = task
+        task.add_done_callback(lambda done: self._relay(key, done, relay))
+        return relay
+
+    def _relay(self, key: str, task: Any, relay: Future[RunOutcome]) -> None:
+        """Copy a finished Dask future into the concurrent future the orchestrator holds."""
+        with self._lock:
+            self._tasks.pop(key, None)
+        try:
+            if task.status == "finished":
+                relay.set_result(task.result())
+            elif task.status == "cancelled":
+                relay.set_exception(RuntimeError(f"Dask cancelled task {key}"))
+            else:
+                error = task.exception()
+                relay.set_exception(
+                    error if isinstance(error, BaseException) else RuntimeError(str(error))
+                )
+        except BaseException as exc:  # never leave the relay pending
+            if not relay.done():
+                relay.set_exception(exc)
+
+    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
+        return concurrent.futures.as_completed(list(futures))
+
+    def options(self) -> Mapping[str, Any]:
+        return {**super().options(), **self._where}
+
+    def close(self) -> None:
+        """Cancel this pool's unfinished tasks; close the Client and cluster it created."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            tasks = list(self._tasks.values())
+            self._tasks.clear()
+        try:
+            if tasks:
+                self._client.cancel(tasks)
+        finally:
+            if self._owns_client:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+
+    def __repr__(self) -> str:
+        return f"DaskPool({', '.join(f'{k}={v!r}' for k, v in self._where.items())})"
+
+
+def _start_local_cluster(
+    n_workers: int | None, threads_per_worker: int, cluster_kwargs: dict[str, Any]
+) -> Any:
+    """A process-based LocalCluster on loopback, every loss visible as a KilledWorker."""
+    import dask
+    from distributed import LocalCluster
+
+    settings: dict[str, Any] = {
+        "n_workers": n_workers,
+        "threads_per_worker": threads_per_worker,
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+        "worker_dashboard_address": "127.0.0.1:0",
+    }
+    settings.update(cluster_kwargs)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        return LocalCluster(**settings)  # type: ignore[no-untyped-call]

@@ -1,0 +1,158 @@
+"""DaskPool on real clusters: lost workers, elastic scaling, ownership, the CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from distributed import Client, get_task_stream
+from pandas.testing import assert_frame_equal
+
+from gmat_sweep import LocalJoblibPool, sweep
+from gmat_sweep.cli import main
+from gmat_sweep.manifest import MANIFEST_NAME
+from gmat_sweep.testing import kit_script, make_fake_gmat_install
+from gmat_sweep_dask import DaskPool
+
+from .conftest import DaskCliCluster
+
+SCRIPT = kit_script()
+
+
+def _run_lines(out: Path) -> list[dict[str, object]]:
+    if not (out / MANIFEST_NAME).exists():
+        return []
+    return [
+        json.loads(line)
+        for line in (out / MANIFEST_NAME).read_text().splitlines()
+        if '"kind":"run"' in line
+    ]
+
+
+@pytest.fixture
+def slow_gmat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in GMAT whose runs take 0.4 s, so a test can act mid-sweep."""
+    root = make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.4)
+    monkeypatch.setenv("GMAT_ROOT", str(root))
+    return root
+
+
+@pytest.fixture
+def slow_cli_cluster(tmp_path: Path, slow_gmat: Path) -> Iterator[DaskCliCluster]:
+    cluster = DaskCliCluster(tmp_path, slow_gmat)
+    try:
+        cluster.add_worker()
+        cluster.add_worker()
+        cluster.wait_for_workers(2)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _when(condition: object, then: object, timeout: float = 120.0) -> threading.Thread:
+    """Run ``then()`` in a thread as soon as ``condition()`` holds."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():  # type: ignore[operator]
+                then()  # type: ignore[operator]
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_killed_worker_costs_only_time(slow_cli_cluster: DaskCliCluster, tmp_path: Path) -> None:
+    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(16)]}
+    out = tmp_path / "dask"
+    victim = slow_cli_cluster.workers[0]
+    watcher = _when(lambda: len(_run_lines(out)) >= 3, victim.kill)
+    with DaskPool(address=slow_cli_cluster.address) as pool:
+        df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
+    watcher.join(timeout=1)
+    assert victim.poll() is not None, "the worker was not killed during the sweep"
+    lines = _run_lines(out)
+    assert any(line["status"] == "lost" for line in lines), "no lost attempt recorded"
+    assert (df["__status"] == "ok").all()
+    with LocalJoblibPool(2) as local:
+        reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
+    assert_frame_equal(df, reference, check_exact=True)
+    ok_ids = [line["run_id"] for line in lines if line["status"] == "ok"]
+    assert sorted(ok_ids) == list(range(16))  # a finished run is never rerun
+
+
+def test_capacity_follows_the_cluster_as_it_scales(slow_gmat: Path, tmp_path: Path) -> None:
+    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(12)]}
+    out = tmp_path / "o"
+    with DaskPool(n_workers=1) as pool:
+        assert pool.capacity == 1
+        scaler = _when(lambda: len(_run_lines(out)) >= 1, lambda: pool.cluster.scale(2))
+        with get_task_stream(pool.client) as stream:
+            df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
+        scaler.join(timeout=1)
+        time.sleep(0.6)  # past the capacity cache
+        assert pool.capacity == 2
+    assert (df["__status"] == "ok").all()
+    workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("gmat-sweep-run-")}
+    assert len(workers) == 2, "the worker that joined mid-sweep got no runs"
+
+
+def test_close_keeps_a_cluster_it_did_not_start(dask_cli_cluster: DaskCliCluster) -> None:
+    with Client(dask_cli_cluster.address) as client:  # type: ignore[no-untyped-call]
+        pool = DaskPool(client=client)
+        assert pool.options()["scheduler"] == dask_cli_cluster.address
+        pool.close()
+        pool.close()
+        assert client.status == "running"
+        assert len(client.nthreads()) == 2
+    pool = DaskPool(address=dask_cli_cluster.address)
+    pool.close()
+    with Client(dask_cli_cluster.address) as client:  # type: ignore[no-untyped-call]
+        assert len(client.nthreads()) == 2
+
+
+def test_close_tears_down_the_local_cluster_it_started() -> None:
+    pool = DaskPool(n_workers=1)
+    cluster = pool.cluster
+    pool.close()
+    assert cluster.status.name == "closed"
+    assert pool.client.status == "closed"
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(None)  # type: ignore[arg-type]
+
+
+def test_contradictory_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="either client= or address="):
+        DaskPool(client=object(), address="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="n_workers configure the LocalCluster"):
+        DaskPool(address="tcp://127.0.0.1:1", n_workers=4)
+
+
+def test_the_cli_runs_on_a_cluster_by_address(
+    dask_cli_cluster: DaskCliCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GMAT_ROOT", str(dask_cli_cluster.env["GMAT_ROOT"]))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(SCRIPT), "--grid", "Sat.SMA=7000:7300:4", "--backend", "dask",
+         "--backend-opt", f"address={dask_cli_cluster.address}", "--out", str(out),
+         "--no-progress"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    session = next(
+        json.loads(line)
+        for line in (out / MANIFEST_NAME).read_text().splitlines()
+        if '"kind":"session"' in line
+    )
+    assert session["backend"]["name"] == "dask"
+    assert session["backend"]["options"]["scheduler"] == dask_cli_cluster.address
