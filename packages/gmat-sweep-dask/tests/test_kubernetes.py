@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +84,23 @@ def test_bad_arguments_say_what_is_wrong() -> None:
         _spec(n_workers=0)
     with pytest.raises(ValueError, match="mount_path must be absolute"):
         _spec(mount_path="sweeps")
+
+
+RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "kubernetes" / "driver.py"
+
+
+def test_the_recipe_driver_prints_the_spec_it_would_create() -> None:
+    args = ["mission.script", "--out", "/sweeps/sma", "--image", "reg/gmat-sweep:1.0"]
+    done = subprocess.run(
+        [sys.executable, str(RECIPE), *args, "--pvc", "sweeps", "--workers", "4", "--dry-run"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    spec = json.loads(done.stdout)
+    assert spec["spec"]["worker"]["replicas"] == 4
+    outside = subprocess.run(
+        [sys.executable, str(RECIPE), "m.script", "--out", "/tmp/x", "--image", "reg/g:1",
+         "--pvc", "p", "--dry-run"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert outside.returncode == 2 and "must be under --mount" in outside.stderr
