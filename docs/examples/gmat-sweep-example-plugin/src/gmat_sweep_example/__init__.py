@@ -1,0 +1,1 @@
+"""An example gmat-sweep backend (see plugin.py and pool.py)."""
