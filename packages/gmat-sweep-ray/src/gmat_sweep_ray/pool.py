@@ -1,0 +1,144 @@
+"""RayPool: gmat-sweep runs as Ray tasks, on a private runtime or a Ray cluster.
+
+Each run is one task (1 CPU, no Ray-level retries) calling
+:func:`gmat_sweep.worker.execute_run` in a Ray worker process, which runs GMAT in its
+own host process and writes the outputs into the shared ``out`` directory. Only the
+small RunOutcome goes through the object store. A worker process or node that dies
+mid-run fails its task; gmat-sweep records the attempt as ``lost`` and resubmits it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from gmat_sweep.pools.base import Pool
+from gmat_sweep.spec import RunOutcome, RunSpec
+
+__all__ = ["RAY_DEFAULT_ENV", "RayPool"]
+
+#: Set before Ray is imported, unless the user already set them: no per-worker
+#: environment re-install (images are pre-baked) and no usage-stats reporting.
+RAY_DEFAULT_ENV = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+_CAPACITY_TTL_S = 0.5
+
+
+def _run(spec: RunSpec, reuse_gmat_context: bool) -> RunOutcome:
+    from gmat_sweep.worker import execute_run
+
+    return execute_run(spec, reuse_gmat_context=reuse_gmat_context)
+
+
+class RayPool(Pool):
+    """Run each sweep run as a Ray task.
+
+    Args:
+        address: where Ray runs. ``None``: the cluster named by ``RAY_ADDRESS`` if set,
+            else a private local runtime started for this pool (``"local"``);
+            ``"auto"``: the cluster running on this machine; ``"ray://host:10001"``:
+            a remote cluster through the Ray Client. Ignored when Ray is already
+            initialised in this process (that runtime is used).
+        num_cpus: CPUs of the private local runtime (default: all).
+        reuse_gmat_context: keep each Ray worker's GMAT process between runs.
+        **ray_init_kwargs: passed to ``ray.init``.
+
+    ``close()`` shuts Ray down only if this pool started it.
+    """
+
+    name = "ray"
+    description = "Ray tasks: a private local runtime, or a Ray cluster (auto, ray://)."
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        reuse_gmat_context: bool = True,
+        **ray_init_kwargs: Any,
+    ) -> None:
+        super().__init__(reuse_gmat_context=reuse_gmat_context)
+        for key, value in RAY_DEFAULT_ENV.items():
+            os.environ.setdefault(key, value)
+        import ray
+
+        self._ray = ray
+        self._closed = False
+        self._lock = threading.Lock()
+        self._refs: dict[int, Any] = {}
+        self._capacity = 1
+        self._capacity_at = float("-inf")
+        if ray.is_initialized():
+            self._owns_runtime = False
+            self._address = "existing"
+        else:
+            target = address if address is not None else os.environ.get("RAY_ADDRESS", "local")
+            if target == "local":
+                # A private runtime serves only this driver: no dashboard, loopback only
+                # (Ray rewrites 127.0.0.1 to the external address; 127.0.0.2 is kept).
+                ray_init_kwargs.setdefault("include_dashboard", False)
+                ray_init_kwargs.setdefault("_node_ip_address", "127.0.0.2")
+            if target != "local" and num_cpus is not None:
+                raise ValueError(
+                    f"RayPool: num_cpus sizes a private local runtime; the cluster at "
+                    f"{target!r} has its own size"
+                )
+            ray.init(address=target, num_cpus=num_cpus, **ray_init_kwargs)
+            self._owns_runtime = True
+            self._address = target
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(_run)
+
+    @property
+    def capacity(self) -> int:
+        """CPUs in the Ray cluster now (re-read at most every 0.5 s); at least 1."""
+        now = time.monotonic()
+        if now - self._capacity_at > _CAPACITY_TTL_S:
+            with contextlib.suppress(Exception):
+                cpus = self._ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+                self._capacity = max(1, int(cpus))
+            self._capacity_at = now
+        return self._capacity
+
+    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+        if self._closed:
+            raise RuntimeError("this RayPool is closed")
+        ref = self._remote.remote(spec, self.reuse_gmat_context)
+        future: Future[RunOutcome] = ref.future()
+        with self._lock:
+            self._refs[id(future)] = ref
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future[RunOutcome]) -> None:
+        with self._lock:
+            self._refs.pop(id(future), None)
+
+    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
+        return concurrent.futures.as_completed(list(futures))
+
+    def options(self) -> Mapping[str, Any]:
+        return {**super().options(), "address": self._address}
+
+    def close(self) -> None:
+        """Cancel this pool's unfinished tasks; shut Ray down only if this pool started it."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            refs = list(self._refs.values())
+            self._refs.clear()
+        if self._owns_runtime:
+            self._ray.shutdown()
+            return
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                self._ray.cancel(ref, force=True)
+
+    def __repr__(self) -> str:
+        return f"RayPool(address={self._address!r})"

@@ -1,0 +1,177 @@
+"""RayPool on real Ray: a killed worker, a fresh driver, who shuts Ray down, loopback only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from pandas.testing import assert_frame_equal
+
+from gmat_sweep import LocalJoblibPool, Sweep, sweep
+from gmat_sweep.manifest import MANIFEST_NAME
+from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
+from gmat_sweep.testing.suites import reference_design
+from gmat_sweep_ray import RayPool
+
+from .conftest import local_runtime_kwargs
+
+SCRIPT = kit_script()
+
+
+def _run_lines(out: Path) -> list[dict[str, object]]:
+    if not (out / MANIFEST_NAME).exists():
+        return []
+    return [
+        json.loads(line)
+        for line in (out / MANIFEST_NAME).read_text().splitlines()
+        if '"kind":"run"' in line
+    ]
+
+
+def _running_task_pids() -> list[int]:
+    """Ray worker processes executing a gmat-sweep run right now (title ``ray::_run``)."""
+    pids = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if cmdline and cmdline[0].startswith("ray::_run"):
+            pids.append(proc.info["pid"])
+    return pids
+
+
+def test_a_killed_ray_worker_costs_only_time(
+    ray_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.4)
+    monkeypatch.setenv("GMAT_ROOT", str(slow))
+    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(12)]}
+    out = tmp_path / "ray"
+    killed: list[int] = []
+
+    def kill_one_running_task() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            if len(_run_lines(out)) >= 2:
+                pids = _running_task_pids()
+                if pids:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_running_task, daemon=True)
+    with RayPool(**local_runtime_kwargs()) as pool:
+        killer.start()
+        df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
+    killer.join(timeout=1)
+    assert killed, "no running Ray task was found to kill"
+    lines = _run_lines(out)
+    assert any(line["status"] == "lost" for line in lines), "the killed run was not recorded"
+    assert (df["__status"] == "ok").all()
+    with LocalJoblibPool(2) as local:
+        reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
+    assert_frame_equal(df, reference, check_exact=True)
+
+
+def test_a_fresh_driver_process_repeats_the_monte_carlo_bit_for_bit(
+    ray_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "ray-mc"
+    code = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from gmat_sweep import Sweep
+from gmat_sweep.testing import kit_script
+from gmat_sweep.testing.suites import reference_design
+from gmat_sweep_ray import RayPool
+with RayPool(num_cpus=2, object_store_memory=256 * 2**20) as pool:
+    Sweep(kit_script(), reference_design("monte_carlo"), out={str(out)!r}, backend=pool,
+          progress=False).run()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with LocalJoblibPool(2) as local:
+        Sweep(
+            SCRIPT, reference_design("monte_carlo"), out=tmp_path / "local", backend=local,
+            progress=False,
+        ).run()  # fmt: skip
+    assert_sweeps_equal(out, tmp_path / "local")
+
+
+def test_close_shuts_down_only_a_runtime_it_started(ray_env: dict[str, str]) -> None:
+    import ray
+
+    pool = RayPool(**local_runtime_kwargs())
+    assert ray.is_initialized() and pool.options()["address"] == "local"
+    pool.close()
+    assert not ray.is_initialized()
+
+    ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.2",
+             **local_runtime_kwargs())  # fmt: skip
+    try:
+        pool = RayPool()
+        assert pool.options()["address"] == "existing"
+        pool.close()
+        pool.close()
+        assert ray.is_initialized()
+        assert ray.get(ray.put(41)) + 1 == 42  # the runtime still works
+    finally:
+        ray.shutdown()
+
+
+def test_num_cpus_with_a_cluster_address_is_refused(ray_env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="num_cpus sizes a private local runtime"):
+        RayPool(address="auto", num_cpus=4)
+
+
+def test_the_pools_defaults_keep_ray_on_loopback(
+    ray_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RayPool() must not undo the network settings; its runtime talks to loopback only."""
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    before = {k: v for k, v in os.environ.items() if k.startswith("RAY_") or k == "HOME"}
+    import ray
+
+    with RayPool(**local_runtime_kwargs()):
+        assert {k: os.environ.get(k) for k in before} == before  # nothing overridden
+        nodes = ray.nodes()
+        assert [n["NodeManagerAddress"] for n in nodes] == ["127.0.0.2"]
+        ray.get([ray.remote(lambda: 1).remote() for _ in range(4)])  # exercise it
+        time.sleep(1.0)  # give background probes (metadata, usage) their chance
+        session_dir = ray_env["RAY_TMPDIR"]
+        remote_ips, processes = [], 0
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            if session_dir not in " ".join(proc.info["cmdline"] or []):
+                continue
+            processes += 1
+            try:
+                conns = proc.net_connections(kind="inet")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            remote_ips += [c.raddr.ip for c in conns if c.raddr]
+        assert processes >= 2, "found none of this runtime's processes"
+        assert remote_ips, "found no connection at all: the check would prove nothing"
+        # Ray's gRPC servers listen on every interface (not configurable in Ray 2.60);
+        # what must hold is that every connection they make stays on loopback.
+        loopback = ("127.", "::1", "::ffff:127.")
+        assert all(ip.startswith(loopback) for ip in remote_ips), remote_ips
+    assert not ray.is_initialized()
+
+
+def test_backend_ray_by_name_runs_a_sweep(ray_env: dict[str, str], tmp_path: Path) -> None:
+    df = sweep(
+        SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0]}, backend="ray",
+        backend_options=local_runtime_kwargs(), out=tmp_path / "o", progress=False,
+    )  # fmt: skip
+    assert (df["__status"] == "ok").all()
+    import ray
+
+    assert not ray.is_initialized()  # the pool made by name is closed by the sweep
