@@ -1,0 +1,44 @@
+"""Run a gmat-sweep on a Ray cluster (on the head node: ``ray exec cluster.yaml ...``).
+
+    python driver.py /sweeps/mission.script --out /sweeps/sma
+    python driver.py /sweeps/mission.script --out /sweeps/sma --resume   # after a crash
+
+The pool joins the running cluster (``address="auto"``); the autoscaler adds workers
+as runs queue up and releases them when idle, and gmat-sweep keeps as many runs in
+flight as the cluster has CPUs at each moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("script")
+    parser.add_argument("--out", required=True, help="sweep directory on the shared mount")
+    parser.add_argument("--n", type=int, default=1000, help="Monte Carlo runs")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--address", default="auto")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+
+    from gmat_sweep import Sweep
+    from gmat_sweep.designs import MonteCarlo
+    from gmat_sweep_ray import RayPool
+
+    with RayPool(address=args.address) as pool:
+        if args.resume:
+            frame = Sweep.from_manifest(args.out, backend=pool).resume()
+        else:
+            design = MonteCarlo(  # edit me
+                args.n,
+                {"Sat.SMA": ("normal", 7000.0, 5.0), "Sat.INC": ("normal", 51.6, 0.05)},
+                seed=args.seed,
+            )
+            frame = Sweep(args.script, design, out=args.out, backend=pool).run()
+    print(frame.groupby(level="run_id").tail(1).describe())
+
+
+if __name__ == "__main__":
+    main()
