@@ -33,6 +33,7 @@ class ExamplePool(Pool):
     def __init__(self, workers: int = 2, *, reuse_gmat_context: bool = True) -> None:
         super().__init__(reuse_gmat_context=reuse_gmat_context)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            # A TypeError reaches users as "backend 'example' rejected its options: ...".
             raise TypeError(f"workers must be a whole number >= 1, got {workers!r}")
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
