@@ -1,0 +1,309 @@
+"""SlurmPool: gmat-sweep on Slurm, inside the current allocation or as elastic Slurm jobs.
+
+Two modes, chosen from the environment (``mode="auto"``):
+
+- ``"allocation"`` -- ``SLURM_JOB_ID`` is set (the driver runs inside ``sbatch`` or
+  ``salloc``): a Dask scheduler starts in the driver and Dask workers are launched on
+  the allocation's own nodes with one ``srun`` step; no new job is submitted.
+- ``"jobs"`` -- outside an allocation with ``sbatch`` on PATH: a
+  ``dask_jobqueue.SLURMCluster`` submits worker jobs, elastic between ``minimum`` and
+  ``maximum`` workers (or a fixed ``n_workers``).
+
+Neither: :class:`SlurmNotFoundError`. Transport is :class:`gmat_sweep_dask.DaskPool`'s.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from gmat_sweep.errors import BackendError
+from gmat_sweep_dask.pool import DaskPool
+from gmat_sweep_slurm.sizing import Sizing, parse_memory, resolve_sizing
+
+__all__ = ["SlurmNotFoundError", "SlurmPool", "choose_mode"]
+
+Mode = Literal["auto", "allocation", "jobs"]
+
+
+class SlurmNotFoundError(BackendError):
+    """Neither an allocation (``SLURM_JOB_ID``) nor ``sbatch`` was found."""
+
+
+def choose_mode(
+    env: Mapping[str, str] | None = None, which: Callable[[str], str | None] = shutil.which
+) -> str:
+    """``"allocation"`` inside a Slurm job, ``"jobs"`` where ``sbatch`` exists.
+
+    Raises:
+        SlurmNotFoundError: neither, with what to do instead.
+    """
+    env = os.environ if env is None else env
+    if env.get("SLURM_JOB_ID"):
+        return "allocation"
+    if which("sbatch") is not None:
+        return "jobs"
+    raise SlurmNotFoundError(
+        "Slurm was not found: SLURM_JOB_ID is not set (not inside an allocation) and sbatch is "
+        "not on PATH. Run the driver inside an allocation (sbatch driver.sh), on a login node "
+        "with Slurm's client tools, or choose another backend (backend='local' or 'dask')."
+    )
+
+
+def _interface_ip(interface: str | None) -> str:
+    from distributed.utils import get_ip, get_ip_interface
+
+    return str(get_ip_interface(interface)) if interface else str(get_ip())  # type: ignore[no-untyped-call]
+
+
+def _every_loss_visible() -> Any:
+    """Scheduler config: a worker lost mid-run fails its task (KilledWorker) at once, so
+    gmat-sweep records the attempt as lost and resubmits it, instead of Dask rerunning it
+    silently (``allowed-failures``, 3 by default)."""
+    import dask
+
+    return dask.config.set({"distributed.scheduler.allowed-failures": 0})
+
+
+class SlurmPool(DaskPool):
+    """Run a sweep on Slurm; see the module docstring for the two modes.
+
+    Args:
+        mode: ``"auto"`` (default), ``"allocation"`` or ``"jobs"``.
+        workers_per_node, threads_per_worker, memory_per_worker: worker sizing (see
+            :mod:`gmat_sweep_slurm.sizing`); in jobs mode, per worker job.
+        n_workers: jobs mode: a fixed number of worker jobs (instead of adapting).
+        minimum, maximum: jobs mode: adapt between these numbers of worker jobs
+            (default 1 to 8 when ``n_workers`` is not given).
+        partition, account, walltime: jobs mode: ``#SBATCH -p/-A/-t`` of worker jobs.
+        prologue: jobs mode: shell lines run before the worker (``module load gmat``,
+            ``export GMAT_ROOT=...``).
+        sbatch_directives: jobs mode: extra ``#SBATCH`` options (``"--qos=long"``).
+        interface: network interface the scheduler and workers use (``"ib0"``,
+            ``"lo"``); default: this host's address.
+        python: Python the workers run (default: this one).
+        reuse_gmat_context: keep each worker thread's GMAT process between runs.
+    """
+
+    name = "slurm"
+    description = "Slurm: Dask workers in this allocation (srun) or as elastic Slurm jobs."
+
+    def __init__(
+        self,
+        *,
+        mode: Mode = "auto",
+        workers_per_node: int | None = None,
+        threads_per_worker: int | None = None,
+        memory_per_worker: str | int | None = "auto",
+        n_workers: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        partition: str | None = None,
+        account: str | None = None,
+        walltime: str = "01:00:00",
+        prologue: Sequence[str] = (),
+        sbatch_directives: Sequence[str] = (),
+        interface: str | None = None,
+        python: str | None = None,
+        reuse_gmat_context: bool = True,
+    ) -> None:
+        if mode not in ("auto", "allocation", "jobs"):
+            raise ValueError(f"SlurmPool mode must be 'auto', 'allocation' or 'jobs', got {mode!r}")
+        self.mode = choose_mode() if mode == "auto" else mode
+        self._srun: subprocess.Popen[bytes] | None = None
+        self._srun_log: Path | None = None
+        self._elastic_threads = 0
+        python = python or sys.executable
+        if self.mode == "allocation":
+            cluster, details = self._start_in_allocation(
+                workers_per_node, threads_per_worker, memory_per_worker, interface, python
+            )
+        else:
+            cluster, details = self._start_jobs(
+                workers_per_node, threads_per_worker, memory_per_worker, n_workers, minimum,
+                maximum, partition, account, walltime, prologue, sbatch_directives, interface,
+                python,
+            )  # fmt: skip
+        from distributed import Client
+
+        client = Client(cluster)  # type: ignore[no-untyped-call]
+        super().__init__(client=client, reuse_gmat_context=reuse_gmat_context)
+        self._owns_client = True
+        self._cluster = cluster
+        self._where = {"mode": self.mode, **details}
+        print(f"gmat-sweep: {details['describe']}", file=sys.stderr, flush=True)
+
+    @classmethod
+    def auto(cls, **overrides: Any) -> SlurmPool:
+        """The pool for wherever this runs: inside an allocation or submitting jobs."""
+        return cls(mode="auto", **overrides)
+
+    # -- allocation mode ---------------------------------------------------------------
+
+    def _start_in_allocation(
+        self,
+        workers_per_node: int | None,
+        threads_per_worker: int | None,
+        memory_per_worker: str | int | None,
+        interface: str | None,
+        python: str,
+    ) -> tuple[Any, dict[str, Any]]:
+        from distributed import LocalCluster
+
+        sizing = resolve_sizing(
+            workers_per_node=workers_per_node,
+            threads_per_worker=threads_per_worker,
+            memory_per_worker=memory_per_worker,
+        )
+        host = _interface_ip(interface)
+        with _every_loss_visible():
+            scheduler = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=0, host=host, dashboard_address=f"{host}:0", processes=True
+            )
+        self._srun_log = Path(tempfile.mkstemp(prefix="gmat-sweep-srun-", suffix=".log")[1])
+        command = [
+            "srun", "--overlap", "--kill-on-bad-exit=0",
+            f"--nodes={sizing.nodes}", f"--ntasks-per-node={sizing.workers_per_node}",
+            f"--cpus-per-task={sizing.threads_per_worker}", "--mem=0",
+            python, "-m", "distributed.cli.dask_worker", scheduler.scheduler_address,
+            "--nthreads", str(sizing.threads_per_worker),
+            "--memory-limit", str(sizing.memory_per_worker), "--no-nanny",
+            "--name", "slurm-$(SLURM_PROCID)", "--death-timeout", "60",
+        ]  # fmt: skip
+        if interface:
+            command += ["--interface", interface]
+        command += ["--dashboard-address", f"{host}:0"]
+        with open(self._srun_log, "wb") as log:
+            self._srun = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        details = {
+            "job_id": os.environ.get("SLURM_JOB_ID"),
+            "sizing": sizing.to_json(),
+            "describe": sizing.describe(),
+            "srun": shlex.join(command),
+        }
+        return scheduler, details
+
+    # -- jobs mode -----------------------------------------------------------------------
+
+    def _start_jobs(
+        self,
+        workers_per_node: int | None,
+        threads_per_worker: int | None,
+        memory_per_worker: str | int | None,
+        n_workers: int | None,
+        minimum: int | None,
+        maximum: int | None,
+        partition: str | None,
+        account: str | None,
+        walltime: str,
+        prologue: Sequence[str],
+        sbatch_directives: Sequence[str],
+        interface: str | None,
+        python: str,
+    ) -> tuple[Any, dict[str, Any]]:
+        from dask_jobqueue.slurm import SLURMCluster
+
+        threads = threads_per_worker or 1
+        per_job = workers_per_node or 1
+        memory = (
+            2 * 2**30
+            if memory_per_worker in (None, "auto")
+            else parse_memory(memory_per_worker, "memory_per_worker")
+        )
+        if n_workers is not None and (minimum is not None or maximum is not None):
+            raise ValueError("SlurmPool: give n_workers (fixed) or minimum/maximum (adapt)")
+        host = _interface_ip(interface) if interface else None
+        dashboard = f"{host}:0" if host else ":0"
+        with _every_loss_visible():
+            cluster = SLURMCluster(
+                cores=threads * per_job,
+                processes=per_job,
+                memory=f"{memory * per_job}B",
+                queue=partition,
+                account=account,
+                walltime=walltime,
+                job_script_prologue=list(prologue),
+                job_extra_directives=list(sbatch_directives),
+                interface=interface,
+                python=python,
+                scheduler_options={"dashboard_address": dashboard},
+                worker_extra_args=["--dashboard-address", dashboard],
+            )
+        sizing = Sizing(
+            nodes=0, cpus_per_node=threads * per_job, memory_per_node=memory * per_job,
+            headroom_frac=0.0, workers_per_node=per_job, threads_per_worker=threads,
+            memory_per_worker=memory,
+        )  # fmt: skip
+        if n_workers is not None:
+            cluster.scale(jobs=n_workers)  # type: ignore[no-untyped-call]
+            scaling = f"{n_workers} worker job(s)"
+        else:
+            low, high = (1 if minimum is None else minimum), (8 if maximum is None else maximum)
+            if not 0 <= low <= high or high < 1:
+                raise ValueError(
+                    f"SlurmPool: need 0 <= minimum <= maximum, >= 1; got {low}, {high}"
+                )
+            cluster.adapt(minimum_jobs=low, maximum_jobs=high)
+            # Keep enough runs queued for the scheduler to ask for more jobs.
+            self._elastic_threads = high * per_job * threads
+            scaling = f"adapting between {low} and {high} worker job(s)"
+        describe = (
+            f"Slurm jobs: {scaling}, each {per_job} worker(s) x {threads} thread(s), "
+            f"{memory / 2**30:.2f} GiB per worker, partition {partition or '(default)'}"
+        )
+        details = {
+            "sizing": sizing.to_json(),
+            "describe": describe,
+            "partition": partition,
+            "walltime": walltime,
+            "scaling": scaling,
+        }
+        return cluster, details
+
+    # -- the pool ------------------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        """Worker threads now; while adapting, at least the maximum the cluster may reach.
+
+        Raises:
+            BackendError: the ``srun`` step of allocation mode ended before any worker
+                joined (the message quotes its output).
+        """
+        now = super().capacity
+        srun_ended = self._srun is not None and self._srun.poll() is not None
+        if srun_ended and not self._client.nthreads():
+            assert self._srun is not None
+            output = self._srun_log.read_text()[-2000:] if self._srun_log else ""
+            raise BackendError(
+                f"srun could not start Dask workers in this allocation (exit "
+                f"{self._srun.returncode}):\n{output}"
+            )
+        return max(now, self._elastic_threads)
+
+    def options(self) -> Mapping[str, Any]:
+        options = dict(super().options())
+        options.pop("describe", None)
+        return options
+
+    def close(self) -> None:
+        """Stop the workers (cancel worker jobs, end the srun step) and the scheduler."""
+        try:
+            super().close()
+        finally:
+            if self._srun is not None and self._srun.poll() is None:
+                self._srun.terminate()
+                try:
+                    self._srun.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self._srun.kill()
+                    self._srun.wait(timeout=10)

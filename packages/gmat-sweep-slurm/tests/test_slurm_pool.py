@@ -1,0 +1,157 @@
+"""SlurmPool on a real single-node Slurm: worker jobs, allocation mode, a cancelled job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gmat_sweep import LocalJoblibPool, Sweep, sweep
+from gmat_sweep.manifest import MANIFEST_NAME
+from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
+from gmat_sweep.testing.suites import reference_design
+from gmat_sweep_slurm import SlurmPool
+
+from .conftest import jobs_options, squeue_jobs
+
+SCRIPT = kit_script()
+
+
+def _run_lines(out: Path) -> list[dict[str, object]]:
+    if not (out / MANIFEST_NAME).exists():
+        return []
+    return [
+        json.loads(line)
+        for line in (out / MANIFEST_NAME).read_text().splitlines()
+        if '"kind":"run"' in line
+    ]
+
+
+def _wait(condition: object, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_workers_are_slurm_jobs_that_leave_with_the_pool(
+    slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT")))
+    with SlurmPool(**jobs_options()) as pool:  # type: ignore[arg-type]
+        assert _wait(lambda: len(squeue_jobs("dask-worker")) == 2), squeue_jobs()
+        df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool,
+                   out=tmp_path / "o", progress=False)  # fmt: skip
+        assert (df["__status"] == "ok").all()
+        options = pool.options()
+        assert options["mode"] == "jobs" and options["sizing"]["threads_per_worker"] == 1
+    assert _wait(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
+    session = next(
+        json.loads(line)
+        for line in (tmp_path / "o" / MANIFEST_NAME).read_text().splitlines()
+        if '"kind":"session"' in line
+    )
+    assert session["backend"]["options"]["sizing"]["memory_per_worker"] == 2**30
+
+
+def test_a_cancelled_worker_job_costs_only_time(
+    slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT", run_cost_s=0.4)))
+    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(12)]}
+    out = tmp_path / "slurm"
+    cancelled: list[str] = []
+
+    def cancel_one_worker_job() -> None:
+        if _wait(lambda: len(_run_lines(out)) >= 2, timeout=120):
+            job = squeue_jobs("dask-worker")[0][0]
+            subprocess.run(["scancel", job], check=True)
+            cancelled.append(job)
+
+    with SlurmPool(**jobs_options()) as pool:  # type: ignore[arg-type]
+        thread = threading.Thread(target=cancel_one_worker_job, daemon=True)
+        thread.start()
+        df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
+        thread.join(timeout=5)
+    assert cancelled, "no worker job was cancelled mid-sweep"
+    assert (df["__status"] == "ok").all()
+    assert any(line["status"] == "lost" for line in _run_lines(out)), "lost attempt not recorded"
+    with LocalJoblibPool(2) as local:
+        reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "ref", progress=False)
+    assert df.equals(reference)
+
+
+def test_allocation_mode_inside_an_sbatch_job(
+    slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gmat = make_fake_gmat_install(tmp_path / "GMAT")
+    monkeypatch.setenv("GMAT_ROOT", str(gmat))  # for the local reference
+    out = tmp_path / "in-allocation"
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        textwrap.dedent(f"""
+        from gmat_sweep import Sweep
+        from gmat_sweep.testing import kit_script
+        from gmat_sweep.testing.suites import reference_design
+        from gmat_sweep_slurm import SlurmPool
+        with SlurmPool.auto(interface="lo") as pool:
+            assert pool.mode == "allocation", pool.mode
+            Sweep(kit_script(), reference_design("grid"), out={str(out)!r}, backend=pool,
+                  progress=False).run()
+    """)
+    )
+    batch = tmp_path / "driver.sh"
+    batch.write_text(
+        textwrap.dedent(f"""\
+        #!/bin/bash
+        #SBATCH --job-name=gmat-sweep-driver
+        #SBATCH --nodes=1
+        #SBATCH --ntasks=1
+        #SBATCH --cpus-per-task=2
+        #SBATCH --mem=4G
+        #SBATCH --output={tmp_path}/driver-%j.log
+        export GMAT_ROOT={gmat}
+        exec {sys.executable} {driver}
+    """)
+    )
+    job = (
+        subprocess.run(
+            ["sbatch", "--parsable", str(batch)], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .split(";")[0]
+    )
+    finished = _wait(lambda: not any(j[0] == job for j in squeue_jobs()), timeout=300)
+    log = next(tmp_path.glob("driver-*.log")).read_text()
+    assert finished, f"driver job {job} still running:\n{log[-3000:]}"
+    assert "Slurm sizing: 1 node(s) x 2 worker(s)" in log, log[-3000:]
+    state = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
+    assert "ExitCode=0:0" in state or (out / MANIFEST_NAME).exists(), log[-3000:]
+    with LocalJoblibPool(2) as local:
+        Sweep(SCRIPT, reference_design("grid"), out=tmp_path / "ref", backend=local,
+              progress=False).run()  # fmt: skip
+    assert_sweeps_equal(out, tmp_path / "ref")
+    session = next(
+        json.loads(line)
+        for line in (out / MANIFEST_NAME).read_text().splitlines()
+        if '"kind":"session"' in line
+    )
+    assert session["backend"]["options"]["mode"] == "allocation"
+    assert session["backend"]["options"]["job_id"] == job
+
+
+def test_backend_slurm_by_name(
+    slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT")))
+    df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0]}, backend="slurm",
+               backend_options=jobs_options(), out=tmp_path / "o", progress=False)  # fmt: skip
+    assert set(df["__status"]) == {"ok"} and set(df.index.get_level_values("run_id")) == {0}
