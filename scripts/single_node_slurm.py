@@ -17,6 +17,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,8 +59,26 @@ def _node_resources() -> tuple[int, int]:
     return cpus, memory
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _ports(conf: Path) -> tuple[int, int]:
+    """The ports of an existing conf (idempotent ``up``), else two free ones, so that two
+    clusters in different directories never fight over Slurm's default ports."""
+    if conf.exists():
+        fields = dict(line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line)
+        if "SlurmctldPort" in fields and "SlurmdPort" in fields:
+            return int(fields["SlurmctldPort"]), int(fields["SlurmdPort"])
+    return _free_port(), _free_port()
+
+
 def _write_conf(root: Path) -> Path:
     cpus, memory = _node_resources()
+    ctld_port, slurmd_port = _ports(root / "slurm.conf")
     for sub in ("state", "spool", "log"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     conf = root / "slurm.conf"
@@ -79,8 +98,8 @@ DefMemPerCPU=1000
 ReturnToService=2
 MailProg=/bin/true
 SchedulerParameters=sched_interval=1
-SlurmctldPort=6817
-SlurmdPort=6818
+SlurmctldPort={ctld_port}
+SlurmdPort={slurmd_port}
 StateSaveLocation={root}/state
 SlurmdSpoolDir={root}/spool
 SlurmctldLogFile={root}/log/slurmctld.log
