@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,4 +61,5 @@ def jobs_options() -> dict[str, object]:
         "walltime": "00:30:00",
         "memory_per_worker": "1GiB",
         "interface": "lo",
+        "log_directory": str(Path(tempfile.gettempdir()) / "gmat-sweep-slurm-worker-logs"),
     }

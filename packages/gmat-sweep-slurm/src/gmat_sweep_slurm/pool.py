@@ -88,6 +88,8 @@ class SlurmPool(DaskPool):
         sbatch_directives: jobs mode: extra ``#SBATCH`` options (``"--qos=long"``).
         interface: network interface the scheduler and workers use (``"ib0"``,
             ``"lo"``); default: this host's address.
+        log_directory: jobs mode: where worker jobs write their Slurm output (default:
+            Slurm's, ``slurm-<jobid>.out`` in the driver's working directory).
         python: Python the workers run (default: this one).
         reuse_gmat_context: keep each worker thread's GMAT process between runs.
     """
@@ -111,6 +113,7 @@ class SlurmPool(DaskPool):
         prologue: Sequence[str] = (),
         sbatch_directives: Sequence[str] = (),
         interface: str | None = None,
+        log_directory: str | None = None,
         python: str | None = None,
         reuse_gmat_context: bool = True,
     ) -> None:
@@ -129,7 +132,7 @@ class SlurmPool(DaskPool):
             cluster, details = self._start_jobs(
                 workers_per_node, threads_per_worker, memory_per_worker, n_workers, minimum,
                 maximum, partition, account, walltime, prologue, sbatch_directives, interface,
-                python,
+                log_directory, python,
             )  # fmt: skip
         from distributed import Client
 
@@ -208,6 +211,7 @@ class SlurmPool(DaskPool):
         prologue: Sequence[str],
         sbatch_directives: Sequence[str],
         interface: str | None,
+        log_directory: str | None,
         python: str,
     ) -> tuple[Any, dict[str, Any]]:
         from dask_jobqueue.slurm import SLURMCluster
@@ -235,6 +239,7 @@ class SlurmPool(DaskPool):
                 job_extra_directives=list(sbatch_directives),
                 interface=interface,
                 python=python,
+                log_directory=log_directory,
                 scheduler_options={"dashboard_address": dashboard},
                 worker_extra_args=["--dashboard-address", dashboard],
             )
