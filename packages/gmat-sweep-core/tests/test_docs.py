@@ -5,7 +5,10 @@
   block made of ``gmat-sweep ...`` commands runs and exits 0. Each page runs in its own
   directory holding the example mission as ``mission.script``, its blocks in page
   order (so a later block may use what an earlier one wrote), each block in a fresh
-  process, on the stand-in GMAT (or on real GMAT when ``GMAT_ROOT`` is set).
+  process, on the stand-in GMAT (or on real GMAT when ``GMAT_ROOT`` is set); the
+  plugin page's with the example plugin installed. Blocks that only include a file of
+  the example plugin (``--8<--``) are covered by the plugin's own tests. All pages run
+  together, a few at a time, whichever page test is selected.
 - Shell blocks that cannot run here (``pip install``...) must be listed in
   ``NOT_RUN``, with the reason; anything else is an error, so no example escapes.
 - The example plugin under ``docs/examples/`` is built and installed with pip, its
@@ -205,6 +208,7 @@ def page_failures(
         return {name: future.result() for name, future in futures.items()}
 
 
+@pytest.mark.timeout(900)  # the first one sets up page_failures: every page, ~1 min
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_the_examples_of_the_page_run(page: Path, page_failures: dict[str, str | None]) -> None:
     failure = page_failures[page.name]
@@ -246,6 +250,7 @@ def plugin_tests(plugin_install: tuple[Path, Path]) -> Iterator[subprocess.Popen
         process.wait()
 
 
+@pytest.mark.timeout(900)
 def test_example_plugin_passes_its_own_tests(
     plugin_install: tuple[Path, Path], plugin_tests: subprocess.Popen[bytes]
 ) -> None:
