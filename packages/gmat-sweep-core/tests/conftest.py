@@ -46,3 +46,11 @@ def gmat_with(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calla
         return root
 
     yield make
+
+
+@pytest.fixture
+def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backends as a user with only gmat-sweep-core installed sees them (no plugins)."""
+    from gmat_sweep import registry
+
+    monkeypatch.setattr(registry, "_registry", registry.builtin_registry())

@@ -10,6 +10,7 @@ import pytest
 
 from gmat_sweep import monte_carlo, sweep
 from gmat_sweep.errors import (
+    BackendError,
     DesignError,
     GmatSweepError,
     GmatUnavailableError,
@@ -118,3 +119,13 @@ def test_bad_settings(gmat: Path, tmp_path: Path) -> None:
         sweep(SCRIPT, grid={"Sat.SMA": [7000]}, out=tmp_path / "o", timeout=-1)
     with pytest.raises(GmatSweepError, match="max_retries"):
         sweep(SCRIPT, grid={"Sat.SMA": [7000]}, out=tmp_path / "o", max_retries=-1)
+
+
+def test_rejected_backend_options_write_nothing(gmat: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    with pytest.raises(BackendError, match="rejected its options \\(workers=0\\)"):
+        sweep(SCRIPT, grid={"Sat.SMA": [7000.0]}, backend_options={"workers": 0}, out=out)
+    assert not out.exists() or not any(out.iterdir())
+    # The corrected call then just works: nothing was left to be refused.
+    df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0]}, backend_options={"workers": 1}, out=out)
+    assert set(df["__status"]) == {"ok"}

@@ -52,7 +52,8 @@ def _runs(out: Path) -> list[dict[str, object]]:
         ("7000:7200:3", [7000.0, 7100.0, 7200.0]),
         ("7000:7000:1", [7000.0]),
         ("0:1:step=0.25", [0.0, 0.25, 0.5, 0.75, 1.0]),
-        ("0:1:step=0.3", [0.0, 0.3, 0.6, 0.8999999999999999]),  # hi included only if landed on
+        ("0:1:step=0.3", [0.0, 0.3, 0.6, 0.9]),  # hi included only if a step lands on it
+        ("0:0.3:step=0.1", [0.0, 0.1, 0.2, 0.3]),  # decimal steps: no 0.30000000000000004
         ("7000,7100.5,abc", [7000, 7100.5, "abc"]),
         ('["01 Jan 2026 12:00:00.000", "02 Jan 2026 12:00:00.000"]', None),
     ],
@@ -88,6 +89,8 @@ def test_perturbation_bounds_and_option_grammar() -> None:
     assert parse_perturbation("Sat.SMA", "normal:7000:5") == ("normal", 7000.0, 5.0)
     assert parse_bounds("Sat.SMA", "6900:7300") == (6900.0, 7300.0)
     assert parse_bounds("Sat.SMA", "uniform:1:2") == ("uniform", 1.0, 2.0)
+    with pytest.raises(DesignError, match="--bounds Sat.SMA=7000: expected lo:hi"):
+        parse_bounds("Sat.SMA", "7000")
     with pytest.raises(DesignError, match="did you mean normal"):
         parse_perturbation("Sat.SMA", "normel:7000:5")
     assert parse_option_value("4") == 4
@@ -207,7 +210,9 @@ def test_corrupt_manifest_exits_3_naming_the_line(gmat: Path, tmp_path: Path) ->
         assert "line 3" in result.output
 
 
-def test_backend_not_installed_exits_4_with_the_pip_line(gmat: Path, tmp_path: Path) -> None:
+def test_backend_not_installed_exits_4_with_the_pip_line(
+    gmat: Path, tmp_path: Path, core_only: None
+) -> None:
     result = _cli(
         "run", SCRIPT, "--grid", "Sat.SMA=7000", "--backend", "ray", "--out", str(tmp_path / "o")
     )

@@ -51,7 +51,7 @@ def test_instances_are_used_as_is_and_classes_instantiated() -> None:
 
 
 @pytest.mark.parametrize("name", ["dask", "ray", "slurm"])
-def test_known_but_not_installed_gives_the_pip_line(name: str) -> None:
+def test_known_but_not_installed_gives_the_pip_line(name: str, core_only: None) -> None:
     with pytest.raises(BackendNotInstalledError) as info:
         resolve_backend(name)
     message = str(info.value)
@@ -71,7 +71,7 @@ def test_unknown_backend_suggests_a_close_name_without_install_hint() -> None:
     assert "pip install" not in message
 
 
-def test_backends_module_gives_the_install_hint_for_missing_classes() -> None:
+def test_backends_module_gives_the_install_hint_for_missing_classes(core_only: None) -> None:
     with pytest.raises(BackendNotInstalledError, match="pip install gmat-sweep-dask"):
         from gmat_sweep.backends import DaskPool  # noqa: F401
     from gmat_sweep.backends import LocalJoblibPool as Imported

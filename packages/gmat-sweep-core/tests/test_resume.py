@@ -172,6 +172,10 @@ def test_a_run_lost_more_than_max_retries_stays_lost(gmat: Path, tmp_path: Path)
         )
     assert df["__status"].tolist() == ["lost"]
     assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == [1, 2]
+    # max_retries counts per session: a resume retries the lost run again.
+    with AlwaysLost(1) as pool, pytest.warns(UserWarning, match="1 lost"):
+        Sweep.from_manifest(tmp_path / "o", backend=pool, max_retries=1).resume()
+    assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == [1, 2, 3, 4]
 
 
 def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) -> None:

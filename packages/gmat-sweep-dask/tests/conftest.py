@@ -7,85 +7,12 @@ so that teardown stops the whole process group.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from gmat_sweep.testing import kit_gmat_root
-
-_DASK = str(Path(sys.executable).parent / "dask")
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-class DaskCliCluster:
-    """``dask scheduler`` + ``dask worker`` processes on loopback, with GMAT_ROOT set."""
-
-    def __init__(self, workdir: Path, gmat_root: Path) -> None:
-        self.workdir = workdir
-        self.scheduler_file = workdir / "scheduler.json"
-        self.env = {
-            **os.environ,
-            "GMAT_ROOT": str(gmat_root),
-            # Every worker death becomes a KilledWorker, recorded by gmat-sweep as lost.
-            "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
-        }
-        self.workers: list[subprocess.Popen[bytes]] = []
-        log = open(workdir / "scheduler.log", "wb")  # noqa: SIM115 - closed by the process end
-        self.scheduler = subprocess.Popen(
-            [_DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(self.scheduler_file)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not self.scheduler_file.exists():
-            if self.scheduler.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dask scheduler did not start; see {workdir}/scheduler.log")
-            time.sleep(0.1)
-        time.sleep(0.2)
-        self.address: str = json.loads(self.scheduler_file.read_text())["address"]
-
-    def add_worker(self, *, nanny: bool = False) -> subprocess.Popen[bytes]:
-        """Start one single-threaded worker (``--no-nanny``: killing it is final)."""
-        n = len(self.workers)
-        log = open(self.workdir / f"worker-{n}.log", "wb")  # noqa: SIM115
-        worker = subprocess.Popen(
-            [_DASK, "worker", self.address, "--host", "127.0.0.1", "--name", f"w{n}",
-             "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", "--memory-limit", "1GiB",
-             "--death-timeout", "30", "--nanny" if nanny else "--no-nanny"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        self.workers.append(worker)
-        return worker
-
-    def wait_for_workers(self, n: int, timeout: float = 60.0) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=30) as client:  # type: ignore[no-untyped-call]
-            client.wait_for_workers(n, timeout=timeout)
-
-    def close(self) -> None:
-        for worker in self.workers:
-            _stop(worker)
-        _stop(self.scheduler)
+from gmat_sweep_dask.testing import DaskCliCluster
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,7 @@ from gmat_sweep.cli import main
 from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import kit_script, make_fake_gmat_install
 from gmat_sweep_dask import DaskPool
-
-from .conftest import DaskCliCluster
+from gmat_sweep_dask.testing import DaskCliCluster
 
 SCRIPT = kit_script()
 
@@ -156,3 +155,12 @@ def test_the_cli_runs_on_a_cluster_by_address(
     )
     assert session["backend"]["name"] == "dask"
     assert session["backend"]["options"]["scheduler"] == dask_cli_cluster.address
+
+
+def test_the_backend_is_found_by_name_and_class_once_installed() -> None:
+    from gmat_sweep.backends import DaskPool as FromBackends
+    from gmat_sweep.registry import available_backends
+
+    assert FromBackends is DaskPool
+    entry = next(e for e in available_backends() if e.name == "dask")
+    assert entry.distribution == "gmat-sweep-dask"

@@ -10,105 +10,23 @@ auth mode set explicitly, and a test-owned RAY_TMPDIR.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from gmat_sweep.testing import kit_gmat_root
-
-_RAY = str(Path(sys.executable).parent / "ray")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from gmat_sweep_ray.testing import RayHead, applied_env, loopback_env
 
 
 @pytest.fixture(scope="session")
 def ray_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Process environment for every Ray process of the session (restored after)."""
-    home = tmp_path_factory.mktemp("ray-home")
-    (home / "ray_bootstrap_config.yaml").write_text("{}\n")
-    tmp = Path("/tmp") / f"rt{os.getpid()}"  # short: Ray's socket paths must fit 107 bytes
-    tmp.mkdir(exist_ok=True)
     settings = {
-        "HOME": str(home),
-        "RAY_TMPDIR": str(tmp),
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/",
-        "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
-        "RAY_AUTH_MODE": "disabled",
+        **loopback_env(tmp_path_factory.mktemp("ray-home")),
         "GMAT_ROOT": str(kit_gmat_root()),
     }
-    saved = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    os.environ.pop("RAY_ADDRESS", None)
-    try:
+    with applied_env(settings):
         yield settings
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def local_runtime_kwargs() -> dict[str, object]:
-    return {"num_cpus": 2, "object_store_memory": 256 * 2**20}
-
-
-class RayHead:
-    """``ray start --head`` on 127.0.0.2, as a user starts a cluster's head node."""
-
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env = {**os.environ, **env}
-        self.port = _free_port()
-        self.client_port = _free_port()
-        # The Ray Client proxy reaches the runtime-env agent by port; a fixed one is needed.
-        self.agent_port = _free_port()
-        self.log = workdir / "ray-head.log"
-        done = subprocess.run(
-            [_RAY, "start", "--head", f"--port={self.port}", "--num-cpus=2",
-             "--node-ip-address=127.0.0.2", "--dashboard-host=127.0.0.1", "--dashboard-port=0",
-             f"--ray-client-server-port={self.client_port}",
-             f"--runtime-env-agent-port={self.agent_port}",
-             "--object-store-memory=268435456", "--disable-usage-stats"],
-            env=self.env, capture_output=True, text=True, timeout=120, start_new_session=True,
-        )  # fmt: skip
-        self.log.write_text(done.stdout + done.stderr)
-        if done.returncode != 0:
-            raise RuntimeError(f"ray start --head failed; see {self.log}")
-        self.address = f"127.0.0.2:{self.port}"
-
-    def worker_pids(self) -> list[int]:
-        """PIDs of this machine's Ray task worker processes (``ray::`` titles)."""
-        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        return [
-            int(line.split(None, 1)[0])
-            for line in out.splitlines()[1:]
-            if line.split(None, 1)[1:] and line.split(None, 1)[1].startswith("ray::_run")
-        ]
-
-    def stop(self) -> None:
-        subprocess.run([_RAY, "stop", "--force"], env=self.env, capture_output=True, timeout=120)
-        # gcs_server may ignore SIGTERM for a while: make sure nothing is left.
-        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        for line in out.splitlines()[1:]:
-            pid, _, args = line.strip().partition(" ")
-            if self.env["RAY_TMPDIR"] in args:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,7 @@ import pytest
 
 from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
 from gmat_sweep_ray import RayPool
-
-from .conftest import RayHead
+from gmat_sweep_ray.testing import RayHead
 
 
 class _OnHead:

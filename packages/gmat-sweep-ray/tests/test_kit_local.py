@@ -8,8 +8,7 @@ import pytest
 
 from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
 from gmat_sweep_ray import RayPool
-
-from .conftest import local_runtime_kwargs
+from gmat_sweep_ray.testing import local_runtime_kwargs
 
 
 @pytest.fixture(scope="module", autouse=True)

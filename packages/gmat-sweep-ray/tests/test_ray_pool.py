@@ -20,8 +20,7 @@ from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_ray import RayPool
-
-from .conftest import local_runtime_kwargs
+from gmat_sweep_ray.testing import local_runtime_kwargs
 
 SCRIPT = kit_script()
 

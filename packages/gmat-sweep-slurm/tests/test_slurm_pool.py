@@ -17,8 +17,9 @@ from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_slurm import SlurmPool
+from gmat_sweep_slurm.testing import squeue_jobs
 
-from .conftest import jobs_options, squeue_jobs
+from .conftest import jobs_options
 
 SCRIPT = kit_script()
 

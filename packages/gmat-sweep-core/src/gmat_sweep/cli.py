@@ -86,9 +86,18 @@ def _sweep_options(func: F) -> F:
             help="Backend constructor option (repeatable; VALUE parsed as JSON if it can).",
         ),
         click.option("--workers", type=int, default=None, help="Worker processes (local backend)."),
-        click.option("--timeout", type=float, default=None, help="Seconds one run may take."),
         click.option(
-            "--max-retries", type=int, default=None, help="Resubmissions of lost runs (default 2)."
+            "--timeout",
+            type=float,
+            default=None,
+            help="Seconds one run may take (resume/extend: as recorded unless given).",
+        ),
+        click.option(
+            "--max-retries",
+            type=int,
+            default=None,
+            help="Resubmissions of a lost run per session (new sweeps: 2; resume/extend: "
+            "as recorded).",
         ),
         click.option("--no-progress", is_flag=True, help="Do not show the live progress line."),
         click.option(

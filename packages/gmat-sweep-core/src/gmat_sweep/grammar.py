@@ -85,9 +85,10 @@ def parse_grid_values(name: str, spec: str) -> list[Any]:
         try:
             lo, hi = _number(parts[0], context), _number(parts[1], context)
         except DesignError as exc:
-            raise DesignError(f"{exc}. {usage}") from None
+            raise DesignError(f"{exc}. {usage[len(context) + 2 :]}") from None
         if parts[2].startswith("step="):
-            return _arange(lo, hi, _number(parts[2][5:], context), context)
+            _number(parts[2][5:], context)
+            return _arange(parts[0], parts[1], parts[2][5:], context)
         return _linspace(lo, hi, parts[2], context)
     if ":" in spec:
         raise DesignError(usage)
@@ -111,14 +112,19 @@ def _linspace(lo: float, hi: float, count_text: str, context: str) -> list[float
     return [float(v) for v in np.linspace(lo, hi, count)]
 
 
-def _arange(lo: float, hi: float, step: float, context: str) -> list[float]:
+def _arange(lo_text: str, hi_text: str, step_text: str, context: str) -> list[float]:
+    """``lo, lo+S, ...`` computed in decimal from the typed text, so ``0:0.3:step=0.1``
+    gives 0.3 and not 0.30000000000000004."""
+    from decimal import Decimal
+
+    lo, hi, step = (Decimal(t.strip()) for t in (lo_text, hi_text, step_text))
     if step == 0 or (hi - lo) / step < 0:
         raise DesignError(f"{context}: step must be non-zero and point from lo to hi")
     steps = (hi - lo) / step
-    count = math.floor(steps + 1e-9) + 1
+    count = math.floor(steps + Decimal("1e-9")) + 1
     if count > 10_000_000:
         raise DesignError(f"{context}: {count} values is more than a grid axis should have")
-    return [lo + i * step for i in range(count)]
+    return [float(lo + i * step) for i in range(count)]
 
 
 def parse_perturbation(name: str, spec: str) -> tuple[str, float, float]:
@@ -140,10 +146,15 @@ def parse_perturbation(name: str, spec: str) -> tuple[str, float, float]:
 def parse_bounds(name: str, spec: str) -> tuple[float, float] | tuple[str, float, float]:
     """``lo:hi`` (uniform strata) or a perturbation spec, for ``--bounds``."""
     parts = spec.split(":")
+    context = f"--bounds {name}={spec}"
     if len(parts) == 2:
-        context = f"--bounds {name}={spec}"
         return _number(parts[0], context), _number(parts[1], context)
-    return parse_perturbation(name, spec)
+    if len(parts) == 3 and parts[0] in _DISTRIBUTIONS:
+        return parse_perturbation(name, spec)
+    raise DesignError(
+        f"{context}: expected lo:hi (e.g. 6900:7300) or a distribution DIST:a:b with DIST "
+        f"one of {', '.join(_DISTRIBUTIONS)}"
+    )
 
 
 def parse_option_value(text: str) -> Any:

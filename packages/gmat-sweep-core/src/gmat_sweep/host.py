@@ -22,6 +22,7 @@ The host exits by itself when its parent process goes away.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import sys
@@ -38,12 +39,19 @@ __all__ = ["main", "run_mission", "serve"]
 _LOG_TAIL_CHARS = 4000
 
 
-def _watch_parent(parent_pid: int) -> None:
+def _watch_parent(parent_pid: int, log_path: Path | None) -> None:
     """Exit the host when the worker that started it dies (it is re-parented)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
+            _remove(log_path)
             os._exit(70)
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _redirect_output(path: Path) -> None:
@@ -224,10 +232,13 @@ def main(argv: list[str] | None = None) -> None:
     request_fd, reply_fd = int(args[0]), int(args[1])
     log_path = Path(args[2]) if len(args) > 2 else None
     faulthandler.enable()
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), log_path), daemon=True).start()
     requests = Connection(request_fd, readable=True, writable=False)
     replies = Connection(reply_fd, readable=False, writable=True)
-    serve(requests, replies, log_path)
+    try:
+        serve(requests, replies, log_path)
+    finally:
+        _remove(log_path)  # also when the worker that started us was killed
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``manifest.jsonl``: the durable record of a sweep.
 
 Layout: JSON Lines, keys sorted. The first line is the header (``"kind": "header"``:
-schema version, sweep id, script, design, run count, library versions, backend).
+schema version, sweep id, script, design, run count, library versions, settings).
 Every later line is appended by the driver alone and is one of:
 
 - ``"kind": "run"``: one finished attempt of one run (run_id, attempt, status,

@@ -218,14 +218,22 @@ class Sweep:
         """
         if self.manifest is not None:
             raise GmatSweepError("this sweep has already started; use resume() to continue it")
-        self._prepare_new()
-        return self._execute(report)
+        text, gmat_version = self._check_new()
+        # The backend is opened before anything is written: a wrong backend name or
+        # option must not leave a half-made sweep directory behind.
+        pool, own_pool = self._open_pool()
+        try:
+            self._write_new(text, gmat_version)
+            return self._execute(report, pool)
+        finally:
+            if own_pool:
+                pool.close()
 
     def resume(self, *, report: str | None = None) -> pd.DataFrame:
         """Rerun the runs that are missing or did not end ok; return the whole sweep."""
         if self.manifest is None:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
-        return self._execute(report)
+        return self._execute_with_own_pool(report)
 
     def extend(self, n: int, *, report: str | None = None) -> pd.DataFrame:
         """Add ``n`` Monte Carlo runs, identical to a fresh sweep of the larger size.
@@ -240,9 +248,15 @@ class Sweep:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise DesignError(f"extend needs a positive number of runs to add, got {n!r}")
         total = self.manifest.n_runs + n
-        self.design = extended(self.design, total)
-        self.manifest.append({"kind": "extend", "n_runs": total, "at": _utcnow()})
-        return self._execute(report)
+        design = extended(self.design, total)
+        pool, own_pool = self._open_pool()
+        try:
+            self.design = design
+            self.manifest.append({"kind": "extend", "n_runs": total, "at": _utcnow()})
+            return self._execute(report, pool)
+        finally:
+            if own_pool:
+                pool.close()
 
     def results(self, report: str | None = None) -> pd.DataFrame:
         """The DataFrame of this sweep as it stands on disk."""
@@ -259,7 +273,24 @@ class Sweep:
 
     # -- preparation ------------------------------------------------------------
 
-    def _prepare_new(self) -> None:
+    def _open_pool(self) -> tuple[Pool, bool]:
+        """The pool to run on, and whether this sweep made it (and so closes it)."""
+        from gmat_sweep.registry import resolve_backend
+
+        return resolve_backend(self.backend, **self.backend_options), not isinstance(
+            self.backend, Pool
+        )
+
+    def _execute_with_own_pool(self, report: str | None) -> pd.DataFrame:
+        pool, own_pool = self._open_pool()
+        try:
+            return self._execute(report, pool)
+        finally:
+            if own_pool:
+                pool.close()
+
+    def _check_new(self) -> tuple[str, str]:
+        """Every check of a new sweep that writes nothing: script text, GMAT version."""
         if not self.script.is_file():
             raise ScriptError(
                 f"script not found: {self.script}. Check the path (relative paths are "
@@ -270,6 +301,10 @@ class Sweep:
             raise DesignError("the design has no runs")
         _check_out_dir(self.out, self.overwrite)
         gmat_version = self._validate_in_gmat() if self.validate else "not checked"
+        return text, gmat_version
+
+    def _write_new(self, text: str, gmat_version: str) -> None:
+        """Create the sweep directory: script copy, design table, manifest header."""
         self._script_sha256 = canonical_sha256(text)
         if self.overwrite:
             shutil.rmtree(self.out / "runs", ignore_errors=True)
@@ -345,16 +380,13 @@ class Sweep:
 
     # -- execution --------------------------------------------------------------
 
-    def _execute(self, report: str | None) -> pd.DataFrame:
+    def _execute(self, report: str | None, pool: Pool) -> pd.DataFrame:
         from gmat_sweep.progress import make_progress
-        from gmat_sweep.registry import resolve_backend
         from gmat_sweep.results import Results
 
         manifest = self.manifest
         assert manifest is not None
         todo = manifest.pending()
-        own_pool = not isinstance(self.backend, Pool)
-        pool = resolve_backend(self.backend, **self.backend_options)
         progress = make_progress(
             self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
         )
@@ -371,8 +403,7 @@ class Sweep:
                 self._dispatch(pool, todo, progress)
         finally:
             progress.close()
-            if own_pool:
-                pool.close()
+            manifest.close()
         summary = SweepSummary(manifest)
         if not summary.all_ok:
             warnings.warn(
@@ -413,6 +444,9 @@ class Sweep:
         specs = self._specs(run_ids)
         retries: collections.deque[RunSpec] = collections.deque()
         in_flight: dict[Future[RunOutcome], tuple[RunSpec, float]] = {}
+        # Losses of each run in this session: max_retries counts per session, so a
+        # resumed sweep retries its lost runs again whatever happened before.
+        losses: collections.Counter[int] = collections.Counter()
         exhausted = False
         checked_outputs = False
         try:
@@ -436,13 +470,17 @@ class Sweep:
                 for future in pool.as_completed(list(in_flight)):
                     spec, submitted = in_flight.pop(future)
                     outcome = self._outcome_of(future, spec, submitted)
-                    if outcome.status is Status.LOST and spec.attempt <= self.max_retries:
+                    retry = False
+                    if outcome.status is Status.LOST:
+                        losses[spec.run_id] += 1
+                        retry = losses[spec.run_id] <= self.max_retries
+                    if retry:
                         retries.append(_next_attempt(spec))
                     manifest.append(self._entry(spec, outcome))
                     if outcome.ok and not checked_outputs:
                         _check_outputs_visible(self.out, outcome)
                         checked_outputs = True
-                    final = outcome.status is not Status.LOST or spec.attempt > self.max_retries
+                    final = not retry
                     progress.result(outcome.status.value, final=final)
                     break
         except BaseException:

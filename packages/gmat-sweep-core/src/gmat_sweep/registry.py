@@ -49,6 +49,7 @@ __all__ = [
     "BrokenPlugin",
     "Registry",
     "available_backends",
+    "builtin_registry",
     "get_registry",
     "hookimpl",
     "hookspec",
@@ -254,21 +255,27 @@ def _normalise(distribution: str) -> str:
 _registry: Registry | None = None
 
 
+def builtin_registry() -> Registry:
+    """A registry holding only core's pools (``local``, ``debug``), no plugins."""
+    registry = Registry()
+    registry.register(
+        "gmat_sweep.pools.local:LocalJoblibPool",
+        name="local",
+        description="Worker processes on this machine (joblib/loky); the default.",
+    )
+    registry.register(
+        "gmat_sweep.pools.local:DebugPool",
+        name="debug",
+        description="One run at a time inside this Python process, for debugging.",
+    )
+    return registry
+
+
 def get_registry() -> Registry:
     """The process-wide registry, built on first use (built-ins, then plugins)."""
     global _registry
     if _registry is None:
-        registry = Registry()
-        registry.register(
-            "gmat_sweep.pools.local:LocalJoblibPool",
-            name="local",
-            description="Worker processes on this machine (joblib/loky); the default.",
-        )
-        registry.register(
-            "gmat_sweep.pools.local:DebugPool",
-            name="debug",
-            description="One run at a time inside this Python process, for debugging.",
-        )
+        registry = builtin_registry()
         registry.load_entry_points()
         _registry = registry
     return _registry
@@ -311,5 +318,9 @@ def resolve_backend(backend: Pool | type[Pool] | str | None = None, **options: A
         )
     try:
         return cls(**options)
-    except TypeError as exc:
-        raise BackendError(f"backend {cls.name!r} rejected its options: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "no options"
+        raise BackendError(
+            f"backend {cls.name!r} rejected its options ({given}): {exc}. Nothing was run "
+            "and nothing was written; fix the options and start again."
+        ) from exc

@@ -66,7 +66,7 @@ class Pool(ABC):
     def options(self) -> Mapping[str, Any]:
         """JSON-serialisable description of how this pool was configured.
 
-        Recorded in the manifest header (``backend.options``). Override to add
+        Recorded in each ``session`` line of the manifest (``backend.options``). Override to add
         what a reader of the manifest should know (workers, address, sizing).
         """
         return {"reuse_gmat_context": self.reuse_gmat_context}

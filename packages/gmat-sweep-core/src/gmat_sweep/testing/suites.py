@@ -32,7 +32,9 @@ Each test's docstring says what its failure usually means.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +76,7 @@ def kit_gmat_root() -> Path:
         from gmat_sweep.testing.fake_gmat import FakeGmatRule, make_fake_gmat_install
 
         base = Path(tempfile.mkdtemp(prefix="gmat-sweep-kit-"))
+        atexit.register(shutil.rmtree, base, True)
         _KIT_ROOT = make_fake_gmat_install(
             base / "GMAT",
             rules=(
@@ -293,6 +296,7 @@ def _reference_sweep(kind: str) -> Path:
     key = (kind, str(kit_gmat_root()))
     if key not in _REFERENCES:
         out = Path(tempfile.mkdtemp(prefix=f"gmat-sweep-kit-reference-{kind}-"))
+        atexit.register(shutil.rmtree, out, True)
         with LocalJoblibPool(2) as local:
             Sweep(
                 kit_script(),

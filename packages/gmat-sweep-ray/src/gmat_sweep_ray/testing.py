@@ -1,0 +1,118 @@
+"""Real Ray for tests, kept on loopback.
+
+Ray probes cloud metadata and telemetry hosts unless told not to. :func:`loopback_env`
+returns the settings that stopped every such attempt on the machines gmat-sweep is
+tested on: usage stats off and reported to a dead loopback port, a HOME holding an
+empty ``ray_bootstrap_config.yaml`` (metadata probes are skipped only when it exists),
+token auth mode set explicitly, and a private short RAY_TMPDIR. Runtimes started
+through :func:`local_runtime_kwargs` and :class:`RayHead` use node IP 127.0.0.2 (Ray
+rewrites 127.0.0.1 to the external address) and keep dashboards on 127.0.0.1.
+Used by gmat-sweep-ray's tests and the cross-backend integration suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RayHead", "applied_env", "local_runtime_kwargs", "loopback_env"]
+
+_RAY = str(Path(sys.executable).parent / "ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def loopback_env(home: Path) -> dict[str, str]:
+    """Environment for Ray processes that must talk to loopback only (creates ``home``)."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "ray_bootstrap_config.yaml").write_text("{}\n")
+    # Short: Ray's unix socket paths under RAY_TMPDIR must fit in 107 bytes.
+    tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    return {
+        "HOME": str(home),
+        "RAY_TMPDIR": str(tmp),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/",
+        "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+        "RAY_AUTH_MODE": "disabled",
+    }
+
+
+@contextlib.contextmanager
+def applied_env(settings: Mapping[str, str]) -> Iterator[None]:
+    """Set ``settings`` in os.environ (and unset RAY_ADDRESS); restore on exit."""
+    keys = [*settings, "RAY_ADDRESS"]
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ.update(settings)
+    os.environ.pop("RAY_ADDRESS", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def local_runtime_kwargs() -> dict[str, Any]:
+    """``RayPool``/``ray.init`` options for a small private runtime on this machine."""
+    return {"num_cpus": 2, "object_store_memory": 256 * 2**20}
+
+
+class RayHead:
+    """``ray start --head`` on 127.0.0.2, as a user starts a cluster's head node."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.port = _free_port()
+        self.client_port = _free_port()
+        # The Ray Client proxy reaches the runtime-env agent by port; a fixed one is needed.
+        self.agent_port = _free_port()
+        self.log = workdir / "ray-head.log"
+        done = subprocess.run(
+            [_RAY, "start", "--head", f"--port={self.port}", "--num-cpus=2",
+             "--node-ip-address=127.0.0.2", "--dashboard-host=127.0.0.1", "--dashboard-port=0",
+             f"--ray-client-server-port={self.client_port}",
+             f"--runtime-env-agent-port={self.agent_port}",
+             "--object-store-memory=268435456", "--disable-usage-stats"],
+            env=self.env, capture_output=True, text=True, timeout=120, start_new_session=True,
+        )  # fmt: skip
+        self.log.write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise RuntimeError(f"ray start --head failed; see {self.log}")
+        self.address = f"127.0.0.2:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of this machine's Ray task worker processes (``ray::`` titles)."""
+        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+        return [
+            int(line.split(None, 1)[0])
+            for line in out.splitlines()[1:]
+            if line.split(None, 1)[1:] and line.split(None, 1)[1].startswith("ray::_run")
+        ]
+
+    def stop(self) -> None:
+        subprocess.run([_RAY, "stop", "--force"], env=self.env, capture_output=True, timeout=120)
+        # gcs_server may ignore SIGTERM for a while: make sure nothing is left.
+        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+        for line in out.splitlines()[1:]:
+            pid, _, args = line.strip().partition(" ")
+            if self.env["RAY_TMPDIR"] in args:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.5)
