@@ -125,7 +125,7 @@ def test_grid_of_epochs_as_a_json_list(gmat: Path, tmp_path: Path) -> None:
         "--workers", "2",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    df = pd.read_parquet(out / "runs" / "000001" / "report__Report.parquet")
+    df = pd.read_parquet(out / "runs" / "000001" / "report__OrbitReport.parquet")
     assert str(df["Sat.UTCGregorian"].iloc[0]) == "2026-01-02 18:30:00"
 
 

@@ -232,3 +232,11 @@ def test_a_syntax_error_makes_loading_fail(fake_gmat_root: Path, tmp_path: Path)
     bad.write_text(SAMPLE.read_text().replace("GMAT Probe.ECC = 0.05;", "GMAT Probe.ECC = = 0.05"))
     done = _run_python(fake_gmat_root, f"import gmat_run\ngmat_run.Mission.load({str(bad)!r})")
     assert done.returncode != 0 and "GmatLoadError" in done.stderr
+
+
+def test_a_command_name_is_refused_as_an_object_name(fake_gmat_root: Path, tmp_path: Path) -> None:
+    """Real GMAT refuses ``Create ReportFile Report;`` (Report is a command); so must we."""
+    bad = tmp_path / "named_report.script"
+    bad.write_text(SAMPLE.read_text().replace("ReportFile Log", "ReportFile Report"))
+    done = _run_python(fake_gmat_root, f"import gmat_run\ngmat_run.Mission.load({str(bad)!r})")
+    assert done.returncode != 0 and "GmatLoadError" in done.stderr

@@ -78,7 +78,7 @@ def test_sigkill_of_the_driver_loses_nothing_and_resume_completes(
     _kill_after_runs(proc, out, 3)
     finished = {int(r["run_id"]) for r in _run_lines(out) if r["status"] == "ok"}
     stamps = {
-        r: (out / f"runs/{r:06d}/report__Report.parquet").stat().st_mtime_ns for r in finished
+        r: (out / f"runs/{r:06d}/report__OrbitReport.parquet").stat().st_mtime_ns for r in finished
     }
     assert 3 <= len(finished) < 10
 
@@ -91,7 +91,7 @@ def test_sigkill_of_the_driver_loses_nothing_and_resume_completes(
     assert sorted({int(r["run_id"]) for r in runs}) == list(range(10))
     assert all(int(r["run_id"]) not in finished for r in runs[len(finished) :])  # not rerun
     for r, stamp in stamps.items():  # finished outputs untouched
-        assert (out / f"runs/{r:06d}/report__Report.parquet").stat().st_mtime_ns == stamp
+        assert (out / f"runs/{r:06d}/report__OrbitReport.parquet").stat().st_mtime_ns == stamp
 
 
 def test_unseeded_monte_carlo_resume_redraws_the_same_values(

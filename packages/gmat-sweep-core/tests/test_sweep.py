@@ -61,9 +61,11 @@ def test_grid_sweep_returns_one_tidy_dataframe(
     assert sorted(r["run_id"] for r in runs) == [0, 1, 2, 3]
     for r in runs:
         assert r["status"] == "ok"
-        assert r["outputs"] == {"report__Report": f"runs/{r['run_id']:06d}/report__Report.parquet"}
+        assert r["outputs"] == {
+            "report__OrbitReport": f"runs/{r['run_id']:06d}/report__OrbitReport.parquet"
+        }
         assert set(r["fingerprint"]) >= {"host", "python", "gmat_sweep_core", "gmat_run", "gmat"}
-        assert (out / r["outputs"]["report__Report"]).is_file()
+        assert (out / r["outputs"]["report__OrbitReport"]).is_file()
         assert (out / f"runs/{r['run_id']:06d}/GmatLog.txt").is_file()
 
 
@@ -180,7 +182,7 @@ def test_several_reports_are_chosen_by_name(
     script.write_text(SCRIPT.read_text().replace("BeginMissionSequence;", extra))
     with pytest.warns(UserWarning, match="several reports"):
         default = sweep(script, grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp_path / "o")
-    assert "Coast" in default.columns  # 'Report' sorts before 'Short'
+    assert "Coast" in default.columns  # 'OrbitReport' sorts before 'Short'
     short = Sweep.from_manifest(tmp_path / "o").results(report="Short")
     assert list(short.columns) == ["Sat.RMAG", "__status"]
 

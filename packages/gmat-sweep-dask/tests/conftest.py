@@ -18,11 +18,5 @@ from gmat_sweep_dask.testing import DaskCliCluster
 @pytest.fixture(scope="session")
 def dask_cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCliCluster]:
     """Scheduler + two workers on 127.0.0.1, running the kit's GMAT install."""
-    cluster = DaskCliCluster(tmp_path_factory.mktemp("dask-cli"), kit_gmat_root())
-    try:
-        cluster.add_worker()
-        cluster.add_worker()
-        cluster.wait_for_workers(2)
+    with DaskCliCluster.started(tmp_path_factory.mktemp("dask-cli"), kit_gmat_root()) as cluster:
         yield cluster
-    finally:
-        cluster.close()

@@ -16,7 +16,7 @@ from pandas.testing import assert_frame_equal
 from gmat_sweep import LocalJoblibPool, sweep
 from gmat_sweep.cli import main
 from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.testing import kit_script, make_fake_gmat_install
+from gmat_sweep.testing import kit_script, make_fake_gmat_install, manifest_lines
 from gmat_sweep_dask import DaskPool
 from gmat_sweep_dask.testing import DaskCliCluster
 
@@ -24,13 +24,7 @@ SCRIPT = kit_script()
 
 
 def _run_lines(out: Path) -> list[dict[str, object]]:
-    if not (out / MANIFEST_NAME).exists():
-        return []
-    return [
-        json.loads(line)
-        for line in (out / MANIFEST_NAME).read_text().splitlines()
-        if '"kind":"run"' in line
-    ]
+    return manifest_lines(out, "run")
 
 
 @pytest.fixture
@@ -43,14 +37,8 @@ def slow_gmat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def slow_cli_cluster(tmp_path: Path, slow_gmat: Path) -> Iterator[DaskCliCluster]:
-    cluster = DaskCliCluster(tmp_path, slow_gmat)
-    try:
-        cluster.add_worker()
-        cluster.add_worker()
-        cluster.wait_for_workers(2)
+    with DaskCliCluster.started(tmp_path, slow_gmat) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 def _when(condition: object, then: object, timeout: float = 120.0) -> threading.Thread:

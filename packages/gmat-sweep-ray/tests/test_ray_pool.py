@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,8 +15,12 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from gmat_sweep import LocalJoblibPool, Sweep, sweep
-from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
+from gmat_sweep.testing import (
+    assert_sweeps_equal,
+    kit_script,
+    make_fake_gmat_install,
+    manifest_lines,
+)
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_ray import RayPool
 from gmat_sweep_ray.testing import local_runtime_kwargs
@@ -26,13 +29,7 @@ SCRIPT = kit_script()
 
 
 def _run_lines(out: Path) -> list[dict[str, object]]:
-    if not (out / MANIFEST_NAME).exists():
-        return []
-    return [
-        json.loads(line)
-        for line in (out / MANIFEST_NAME).read_text().splitlines()
-        if '"kind":"run"' in line
-    ]
+    return manifest_lines(out, "run")
 
 
 def _running_task_pids() -> list[int]:

@@ -8,31 +8,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gmat_sweep_slurm.testing import PARTITION, down, up
+from gmat_sweep_slurm.testing import PARTITION, running_cluster
 
 
 @pytest.fixture(scope="session")
 def slurm() -> Iterator[Path]:
     """SLURM_CONF of a running single-node cluster (set in os.environ for the session)."""
-    workdir = Path("/tmp") / f"gmat-sweep-slurm-{os.getpid()}"
-    conf = up(workdir)
-    saved = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(conf)
-    time.sleep(3)  # jobs submitted in slurmctld's first seconds wait for its scheduler
-    try:
+    with running_cluster(Path("/tmp") / f"gmat-sweep-slurm-{os.getpid()}") as conf:
         yield conf
-    finally:
-        down(workdir)
-        if saved is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = saved
 
 
 def jobs_options() -> dict[str, object]:

@@ -14,7 +14,12 @@ import pytest
 
 from gmat_sweep import LocalJoblibPool, Sweep, sweep
 from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
+from gmat_sweep.testing import (
+    assert_sweeps_equal,
+    kit_script,
+    make_fake_gmat_install,
+    manifest_lines,
+)
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_slurm import SlurmPool
 from gmat_sweep_slurm.testing import squeue_jobs
@@ -25,13 +30,7 @@ SCRIPT = kit_script()
 
 
 def _run_lines(out: Path) -> list[dict[str, object]]:
-    if not (out / MANIFEST_NAME).exists():
-        return []
-    return [
-        json.loads(line)
-        for line in (out / MANIFEST_NAME).read_text().splitlines()
-        if '"kind":"run"' in line
-    ]
+    return manifest_lines(out, "run")
 
 
 def _wait(condition: object, timeout: float = 60.0) -> bool:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["DaskCliCluster"]
@@ -79,6 +80,21 @@ class DaskCliCluster:
 
         with Client(self.address, timeout=30) as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(n, timeout=timeout)
+
+    @classmethod
+    @contextlib.contextmanager
+    def started(
+        cls, workdir: Path, gmat_root: Path, n_workers: int = 2
+    ) -> Iterator[DaskCliCluster]:
+        """A scheduler and ``n_workers`` workers, ready; everything stopped on exit."""
+        cluster = cls(workdir, gmat_root)
+        try:
+            for _ in range(n_workers):
+                cluster.add_worker()
+            cluster.wait_for_workers(n_workers)
+            yield cluster
+        finally:
+            cluster.close()
 
     def close(self) -> None:
         for worker in self.workers:

@@ -13,6 +13,7 @@ Known-good settings: ``../shared/ENGINES.md`` (Slurm 22.05, no systemd, no cgrou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -20,9 +21,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PARTITION", "SlurmSetupError", "down", "squeue_jobs", "up"]
+__all__ = ["PARTITION", "SlurmSetupError", "down", "running_cluster", "squeue_jobs", "up"]
 
 DEFAULT_DIR = Path("/tmp/gmat-sweep-slurm")
 PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
@@ -181,6 +183,23 @@ def down(root: Path) -> None:
                 time.sleep(0.1)
             else:
                 os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path) -> Iterator[Path]:
+    """``up(root)``, with SLURM_CONF set in os.environ for the clients; ``down`` after."""
+    conf = up(root)
+    saved = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(conf)
+    time.sleep(3)  # jobs submitted in slurmctld's first seconds wait for its scheduler
+    try:
+        yield conf
+    finally:
+        down(root)
+        if saved is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = saved
 
 
 def squeue_jobs(name: str | None = None) -> list[tuple[str, str, str]]:

@@ -5,7 +5,8 @@
 - :class:`PoolContractSuite` and :class:`PoolEquivalenceSuite`: pytest base classes a
   backend's tests subclass (implement ``make_pool()``) to prove the pool keeps the
   Pool contract and gives bit-equal results to the local pool.
-- :func:`assert_sweeps_equal`: compare two finished sweeps bit for bit.
+- :func:`assert_sweeps_equal`: compare two finished sweeps bit for bit;
+  :func:`manifest_lines`: a sweep's manifest lines, even while it runs.
 - :func:`kit_script`: the mission the kit runs.
 
 Names load lazily, so importing this package does not import pytest or pandas.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gmat_sweep.testing.compare import assert_sweeps_equal
+    from gmat_sweep.testing.compare import assert_sweeps_equal, manifest_lines
     from gmat_sweep.testing.fake_gmat import FakeGmatRule, make_fake_gmat_install
     from gmat_sweep.testing.suites import (
         PoolContractSuite,
@@ -34,6 +35,7 @@ __all__ = [
     "kit_gmat_root",
     "kit_script",
     "make_fake_gmat_install",
+    "manifest_lines",
 ]
 
 _LAZY = {
@@ -43,6 +45,7 @@ _LAZY = {
     "PoolEquivalenceSuite": "gmat_sweep.testing.suites",
     "kit_gmat_root": "gmat_sweep.testing.suites",
     "assert_sweeps_equal": "gmat_sweep.testing.compare",
+    "manifest_lines": "gmat_sweep.testing.compare",
 }
 
 

@@ -13,10 +13,30 @@ from typing import Any
 
 from gmat_sweep.manifest import Manifest
 
-__all__ = ["assert_sweeps_equal", "comparable_manifest"]
+__all__ = ["assert_sweeps_equal", "comparable_manifest", "manifest_lines"]
 
 _VOLATILE_HEADER = ("sweep_id", "created_at")
 _VOLATILE_RUN = ("started_at", "ended_at", "duration_s", "fingerprint")
+
+
+def manifest_lines(out: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """The manifest's lines as written so far (``[]`` before it exists), optionally only
+    those of one ``kind`` (``"run"``, ``"session"``...). Safe on a sweep still running:
+    a torn last line is skipped."""
+    import json
+
+    path = Path(out) / "manifest.jsonl"
+    if not path.exists():
+        return []
+    lines = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if kind is None or line.get("kind") == kind:
+            lines.append(line)
+    return lines
 
 
 def comparable_manifest(out: str | Path) -> dict[str, Any]:

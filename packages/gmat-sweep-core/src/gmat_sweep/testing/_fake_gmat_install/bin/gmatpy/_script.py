@@ -67,6 +67,20 @@ _UNSUPPORTED_COMMANDS = (
 )
 
 
+# Names of GMAT's mission-sequence commands: real GMAT refuses them as object names
+# ('ReportFile object can not be named to a Command type "Report"').
+_COMMAND_NAMES = frozenset(
+    {
+        "Achieve", "BeginFiniteBurn", "BeginMissionSequence", "BeginScript", "CallFunction",
+        "ClearPlot", "Else", "EndFiniteBurn", "EndFor", "EndIf", "EndOptimize", "EndScript",
+        "EndTarget", "EndWhile", "FindEvents", "For", "GMAT", "If", "Maneuver", "MarkPoint",
+        "Minimize", "NonlinearConstraint", "Optimize", "PenDown", "PenUp", "Propagate",
+        "Report", "RunEstimator", "RunSimulator", "Save", "Set", "Stop", "Target", "Toggle",
+        "UpdateDynamicData", "Vary", "While", "Write",
+    }
+)  # fmt: skip
+
+
 def _plot(kind: str) -> Callable[[str], GmatBase]:
     def make(name: str) -> GmatBase:
         return InertSubscriber(name, kind)
@@ -187,6 +201,8 @@ class _Interpreter:
                 )
             if not _NAME_RE.match(name):
                 raise ValueError(f'"{name}" is not a valid object name')
+            if name in _COMMAND_NAMES:
+                raise ValueError(f'{kind} object can not be named to a Command type "{name}"')
             if name in self.result.objects:
                 raise ValueError(f'Cannot create an object "{name}": the name is already in use')
             self.result.objects[name] = factory(name)

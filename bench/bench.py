@@ -1,0 +1,293 @@
+"""gmat-sweep benchmarks: orchestration overhead, efficiency, amortisation, scale, stragglers.
+
+Usage (from the repository root, after ``source scripts/_venv.sh``)::
+
+    python bench/bench.py                 # every case, full sizes (about 15 minutes here)
+    python bench/bench.py --quick         # smaller sizes, a few minutes
+    python bench/bench.py --only overhead straggler
+    python bench/bench.py --record        # also append the table to bench/RESULTS.md
+
+Every case runs in a fresh interpreter (so peak RSS is that case's driver alone) on
+the stand-in GMAT install with the example mission (``gmat-sweep demo``'s), through
+``LocalJoblibPool`` with 2 workers unless said otherwise.
+
+Definitions (issue 4):
+- engine time: what gmat-run itself takes for one run in a warm process (load,
+  override, run, read the report), measured first;
+- overhead per run = wall time x workers / runs - engine time;
+- efficiency = ideal time / wall time of the whole ``sweep()`` call, pool start-up
+  included, for runs of a known cost.
+Measure on a quiet machine: anything else running skews every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+WORKERS = 2
+CASES = ("engine", "overhead", "efficiency", "bootstrap", "scale", "straggler")
+
+
+# -- helpers used inside the child process --------------------------------------------
+
+
+def _stand_in(tmp: Path, **knobs: Any) -> None:
+    from gmat_sweep.testing import make_fake_gmat_install
+
+    os.environ["GMAT_ROOT"] = str(make_fake_gmat_install(tmp / "GMAT", **knobs))
+
+
+def _smas(n: int) -> list[float]:
+    return [6900.0 + 400.0 * i / max(n - 1, 1) for i in range(n)]
+
+
+def _sweep(tmp: Path, n: int, *, reuse: bool = True, name: str = "out") -> tuple[float, Any]:
+    """Wall time of one whole sweep() call (pool start-up included) and its DataFrame."""
+    from gmat_sweep import LocalJoblibPool, sweep
+    from gmat_sweep.demo import example_script
+
+    t0 = time.perf_counter()
+    with LocalJoblibPool(WORKERS, reuse_gmat_context=reuse) as pool:
+        df = sweep(
+            example_script(), grid={"Sat.SMA": _smas(n)}, backend=pool, out=tmp / name,
+            progress=False,
+        )  # fmt: skip
+    return time.perf_counter() - t0, df
+
+
+def _engine_time(reps: int = 40) -> float:
+    """Median seconds gmat-run takes for one run of the example mission, warm."""
+    import gmat_run
+
+    from gmat_sweep.demo import example_script
+
+    script = str(example_script())
+    work = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-engine-"))
+    times = []
+    for i in range(reps + 3):
+        t0 = time.perf_counter()
+        mission = gmat_run.Mission.load(script)
+        mission["Sat.SMA"] = 7000.0 + i
+        frame = mission.run(working_dir=work, overwrite=True).reports["OrbitReport"]
+        assert len(frame) > 0
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[3:])
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def case_engine(tmp: Path, quick: bool) -> dict[str, Any]:
+    _stand_in(tmp)
+    return {"engine_ms": _engine_time() * 1e3}
+
+
+def case_overhead(tmp: Path, quick: bool) -> dict[str, Any]:
+    n = 200 if quick else 1000
+    _stand_in(tmp)
+    engine = _engine_time_in_child()
+    wall, df = _sweep(tmp, n)
+    assert (df["__status"] == "ok").all()
+    per_run = wall * WORKERS / n
+    return {
+        "runs": n,
+        "wall_s": wall,
+        "runs_per_s": n / wall,
+        "engine_ms": engine * 1e3,
+        "overhead_ms_per_run": (per_run - engine) * 1e3,
+    }
+
+
+def case_efficiency(tmp: Path, quick: bool) -> dict[str, Any]:
+    n, target = (40, 0.2) if quick else (100, 0.2)
+    _stand_in(tmp)
+    engine = _engine_time_in_child()
+    cost = max(0.0, target - engine)  # the stand-in burns this on top of its own work
+    _stand_in(tmp, run_cost_s=cost)
+    run_s = _engine_time_in_child()
+    wall, df = _sweep(tmp, n, name="eff")
+    assert (df["__status"] == "ok").all()
+    ideal = n * run_s / WORKERS
+    return {"runs": n, "run_s": run_s, "ideal_s": ideal, "wall_s": wall, "efficiency": ideal / wall}
+
+
+def case_bootstrap(tmp: Path, quick: bool) -> dict[str, Any]:
+    n = 20 if quick else 100
+    _stand_in(tmp, bootstrap_delay_s=1.0)
+    on, _ = _sweep(tmp, n, reuse=True, name="on")
+    off, _ = _sweep(tmp, n, reuse=False, name="off")
+    return {"runs": n, "bootstrap_s": 1.0, "reuse_on_s": on, "reuse_off_s": off}
+
+
+def case_scale(tmp: Path, quick: bool, n: int) -> dict[str, Any]:
+    from gmat_sweep import Sweep
+    from gmat_sweep.manifest import MANIFEST_NAME
+    from gmat_sweep.results import Results
+
+    _stand_in(tmp)
+    wall, df = _sweep(tmp, n)
+    rss = _peak_rss_mib()
+    frame_mib = df.memory_usage(deep=True).sum() / 2**20
+    del df
+    out = tmp / "out"
+    t0 = time.perf_counter()
+    Results(out).to_pandas()
+    build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    Sweep.from_manifest(out, backend="local").resume()
+    resume = time.perf_counter() - t0
+    return {
+        "runs": n,
+        "wall_s": wall,
+        "driver_peak_rss_mib": rss,
+        "dataframe_mib": frame_mib,
+        "manifest_mib": (out / MANIFEST_NAME).stat().st_size / 2**20,
+        "dataframe_build_s": build,
+        "resume_nothing_left_s": resume,
+    }
+
+
+def case_straggler(tmp: Path, quick: bool) -> dict[str, Any]:
+    from gmat_sweep.testing import FakeGmatRule
+
+    smas = _smas(16)
+    result: dict[str, Any] = {"runs": 16, "straggler_s": 2.0}
+    for where, slow in (("first", smas[:2]), ("last", smas[-2:])):
+        rules = [FakeGmatRule(when={"Sat.SMA": s}, action="sleep", seconds=2.0) for s in slow]
+        _stand_in(tmp, rules=rules)
+        wall, _ = _sweep(tmp, 16, name=f"strag-{where}")
+        result[f"wall_{where}_s"] = wall
+    result["difference_pct"] = (
+        abs(result["wall_first_s"] - result["wall_last_s"])
+        / min(result["wall_first_s"], result["wall_last_s"])
+        * 100
+    )
+    return result
+
+
+def _engine_time_in_child() -> float:
+    """Engine time in a separate interpreter: gmat-run binds a process to one install."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench; print(bench._engine_time())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def child(case: str, quick: bool, n: int | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"gmat-sweep-bench-{case}-") as tmp_name:
+        tmp = Path(tmp_name)
+        runners: dict[str, Callable[[], dict[str, Any]]] = {
+            "engine": lambda: case_engine(tmp, quick),
+            "overhead": lambda: case_overhead(tmp, quick),
+            "efficiency": lambda: case_efficiency(tmp, quick),
+            "bootstrap": lambda: case_bootstrap(tmp, quick),
+            "scale": lambda: case_scale(tmp, quick, n or 2000),
+            "straggler": lambda: case_straggler(tmp, quick),
+        }
+        return runners[case]()
+
+
+# -- the parent: run children, print and record ---------------------------------------
+
+
+def _run_child(case: str, quick: bool, n: int | None = None) -> dict[str, Any]:
+    args = [sys.executable, str(Path(__file__).resolve()), "--child", case]
+    if quick:
+        args.append("--quick")
+    if n is not None:
+        args += ["--n", str(n)]
+    print(f"==> {case}{f' ({n} runs)' if n else ''} ...", file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench case {case} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"    done in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def _machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    from importlib.metadata import version
+
+    libs = ", ".join(
+        f"{name} {version(name)}"
+        for name in ("gmat-sweep-core", "gmat-run", "pandas", "pyarrow", "joblib")
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {mem:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; {libs}"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _table(results: list[tuple[str, dict[str, Any]]]) -> str:
+    lines = ["| case | figures |", "|---|---|"]
+    for name, figures in results:
+        text = ", ".join(f"{k} = {_fmt(v)}" for k, v in figures.items())
+        lines.append(f"| {name} | {text} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.quick, args.n)))
+        return
+    results: list[tuple[str, dict[str, Any]]] = []
+    for case in args.only or CASES:
+        if case == "scale":
+            for n in (2000,) if args.quick else (2000, 20000):
+                results.append((f"scale {n}", _run_child(case, args.quick, n)))
+        else:
+            results.append((case, _run_child(case, args.quick)))
+    table = _table(results)
+    print(table)
+    if args.record:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        mode = "quick" if args.quick else "full"
+        section = f"\n## {stamp} ({mode})\n\nMachine: {_machine()}\n\n{table}\n"
+        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as handle:
+            handle.write(section)
+        print(f"recorded in {HERE / 'RESULTS.md'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The engines the integration suite runs on, and every installed backend to try.
+
+Backends are discovered through gmat-sweep's registry, so a third-party plugin installed
+in this environment is included automatically (with its default options). The project's
+own backends are tried in each of their deployment shapes on real engines started here,
+on loopback: Dask (LocalCluster; CLI scheduler + workers by address), Ray (private
+runtime; ``ray start --head`` joined with address="auto"), Slurm (worker jobs; a driver
+sbatch'ed into an allocation, see test_equivalence.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gmat_sweep.pools.base import Pool
+from gmat_sweep.registry import available_backends, resolve_backend
+from gmat_sweep.testing import kit_gmat_root
+
+
+@dataclass(frozen=True)
+class BackendShape:
+    """One way to run a backend: its name, how it is deployed, and the engines it needs."""
+
+    backend: str
+    shape: str
+    engines: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend}-{self.shape}"
+
+
+def _shapes() -> list[BackendShape]:
+    known = {
+        "local": [BackendShape("local", "2-workers")],
+        "debug": [BackendShape("debug", "in-process")],
+        "dask": [BackendShape("dask", "localcluster"), BackendShape("dask", "address", ("dask",))],
+        "ray": [BackendShape("ray", "local-runtime", ("ray_env",)),
+                BackendShape("ray", "head-node", ("ray_head",))],
+        "slurm": [BackendShape("slurm", "jobs", ("slurm",))],
+    }  # fmt: skip
+    shapes: list[BackendShape] = []
+    for entry in available_backends():
+        shapes += known.get(entry.name, [BackendShape(entry.name, "default")])
+    return shapes
+
+
+SHAPES = _shapes()
+
+
+@pytest.fixture(scope="session")
+def engines(request: pytest.FixtureRequest) -> Callable[[BackendShape], dict[str, Any]]:
+    """Start (once per session) the engines a shape needs; return what they expose."""
+
+    def get(shape: BackendShape) -> dict[str, Any]:
+        return {name: request.getfixturevalue(name) for name in shape.engines}
+
+    return get
+
+
+def make_pool(shape: BackendShape, engine: dict[str, Any]) -> Pool:
+    """A fresh pool of ``shape``; the caller closes it."""
+    if shape.backend == "local":
+        from gmat_sweep.pools.local import LocalJoblibPool
+
+        return LocalJoblibPool(2)
+    if shape.id == "dask-localcluster":
+        return resolve_backend("dask", n_workers=2)
+    if shape.id == "dask-address":
+        return resolve_backend("dask", address=engine["dask"].address)
+    if shape.id == "ray-local-runtime":
+        from gmat_sweep_ray.testing import local_runtime_kwargs
+
+        return resolve_backend("ray", **local_runtime_kwargs())
+    if shape.id == "ray-head-node":
+        return resolve_backend("ray", address="auto")
+    if shape.id == "slurm-jobs":
+        return resolve_backend("slurm", **slurm_jobs_options())
+    return resolve_backend(shape.backend)
+
+
+def slurm_jobs_options() -> dict[str, Any]:
+    from gmat_sweep_slurm.testing import PARTITION
+
+    return {
+        "mode": "jobs", "n_workers": 2, "partition": PARTITION, "walltime": "00:30:00",
+        "memory_per_worker": "1GiB", "interface": "lo",
+        "log_directory": str(Path(tempfile.gettempdir()) / "gmat-sweep-slurm-worker-logs"),
+    }  # fmt: skip
+
+
+# -- engines ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _kit_gmat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sweep here runs on the kit's GMAT (real GMAT when GMAT_ROOT was set)."""
+    monkeypatch.setenv("GMAT_ROOT", str(kit_gmat_root()))
+
+
+@pytest.fixture(scope="session")
+def dask(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from gmat_sweep_dask.testing import DaskCliCluster
+
+    with DaskCliCluster.started(tmp_path_factory.mktemp("dask-cli"), kit_gmat_root()) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def ray_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    from gmat_sweep_ray.testing import applied_env, loopback_env
+
+    settings = {**loopback_env(tmp_path_factory.mktemp("ray-home")),
+                "GMAT_ROOT": str(kit_gmat_root())}  # fmt: skip
+    with applied_env(settings):
+        yield settings
+
+
+@pytest.fixture(scope="session")
+def ray_head(ray_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from gmat_sweep_ray.testing import RayHead
+
+    head = RayHead(ray_env, tmp_path_factory.mktemp("ray-head"))
+    try:
+        yield head
+    finally:
+        head.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Iterator[Path]:
+    from gmat_sweep_slurm.testing import running_cluster
+
+    with running_cluster(Path("/tmp") / f"gmat-sweep-slurm-int-{os.getpid()}") as conf:
+        yield conf

@@ -1,0 +1,203 @@
+"""Fault injection: the sweep ends, every run is accounted for, nothing is lost.
+
+Worker deaths on each distributed backend (a SIGKILLed Dask worker, a SIGKILLed Ray task
+worker, a scancel'ed Slurm worker job) are exercised by each plugin's own tests
+(test_dask_pool.py, test_ray_pool.py, test_slurm_pool.py); this file covers the driver,
+GMAT itself, and the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gmat_sweep import Sweep, sweep
+from gmat_sweep.designs import Grid
+from gmat_sweep.errors import ManifestCorruptError, OutputDirError
+from gmat_sweep.manifest import MANIFEST_NAME, Manifest
+from gmat_sweep.pools.local import LocalJoblibPool
+from gmat_sweep.testing import FakeGmatRule, kit_script, make_fake_gmat_install
+
+GRID = Grid({"Sat.SMA": [6900.0 + 20 * i for i in range(24)]})
+
+
+@pytest.fixture
+def slow_gmat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.1)
+    monkeypatch.setenv("GMAT_ROOT", str(root))
+    return root
+
+
+def assert_same_results(out: Path, reference: Path) -> None:
+    """Bit-equal DataFrames, every run ok. (After a resume, attempt numbers legitimately
+    differ from an uninterrupted sweep, so manifests are not compared line for line.)"""
+    from pandas.testing import assert_frame_equal
+
+    from gmat_sweep.results import load_results
+
+    frame = load_results(out)
+    assert set(frame["__status"]) == {"ok"}
+    assert_frame_equal(frame, load_results(reference), check_exact=True)
+
+
+@pytest.fixture
+def reference(slow_gmat: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "reference"
+    with LocalJoblibPool(2) as pool:
+        Sweep(kit_script(), GRID, out=out, backend=pool, progress=False).run()
+    return out
+
+
+def _finished_outputs(out: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime of every output of every run recorded ok."""
+    manifest = Manifest.load(out)
+    files = {}
+    for entry in manifest.latest_entries().values():
+        if entry["status"] == "ok":
+            for rel in entry["outputs"].values():
+                path = out / rel
+                files[rel] = (
+                    hashlib.sha256(path.read_bytes()).hexdigest(),
+                    path.stat().st_mtime_ns,
+                )
+    return files
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_driver_killed_at_a_random_point_loses_nothing(
+    sig: signal.Signals, seed: int, slow_gmat: Path, reference: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    grid = json.dumps(dict(GRID.values))
+    code = textwrap.dedent(f"""
+        from gmat_sweep import Sweep
+        from gmat_sweep.designs import Grid
+        from gmat_sweep.pools.local import LocalJoblibPool
+        from gmat_sweep.testing import kit_script
+        with LocalJoblibPool(2) as pool:
+            Sweep(kit_script(), Grid({grid}), out={str(out)!r}, backend=pool,
+                  progress=False).run()
+    """)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    # Somewhere between the first finished run and the end of the sweep.
+    manifest = out / MANIFEST_NAME
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        manifest.exists() and '"kind":"run"' in manifest.read_text()
+    ):
+        time.sleep(0.01)
+    time.sleep(random.Random(seed).uniform(0.0, 1.0))
+    driver.send_signal(sig)
+    _, stderr = driver.communicate(timeout=120)
+    if sig == signal.SIGINT and driver.returncode != 0:
+        assert "KeyboardInterrupt" in stderr or driver.returncode == -signal.SIGINT
+    recorded = Manifest.load(out)  # parses, torn last line or not
+    assert 0 < len(recorded.latest_entries()) <= 24
+    before = _finished_outputs(out)
+    resumed = Sweep.from_manifest(out, backend=LocalJoblibPool(2), progress=False).resume()
+    assert resumed.index.is_unique  # no run appears twice
+    after = _finished_outputs(out)
+    assert {k: after[k] for k in before} == before  # finished outputs untouched
+    assert_same_results(out, reference)
+
+
+def test_crashing_hanging_and_failing_runs_fail_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smas = GRID.values["Sat.SMA"]
+    rules = [
+        FakeGmatRule(when={"Sat.SMA": smas[3]}, action="crash"),
+        FakeGmatRule(when={"Sat.SMA": smas[7]}, action="hang"),
+        FakeGmatRule(when={"Sat.SMA": smas[11]}, action="fail"),
+    ]
+    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "G", rules=rules)))
+    with LocalJoblibPool(2) as pool, pytest.warns(UserWarning, match="21/24 ok"):
+        df = sweep(kit_script(), grid=GRID.values, backend=pool, out=tmp_path / "o",
+                   timeout=5, progress=False)  # fmt: skip
+    status = df.groupby(level="run_id")["__status"].first()
+    assert status.to_dict() == {
+        **{i: "ok" for i in range(24) if i not in (3, 7, 11)},
+        3: "crashed", 7: "timeout", 11: "failed",
+    }  # fmt: skip
+    latest = Manifest.load(tmp_path / "o").latest_entries().values()
+    errors = {e["run_id"]: e["error"] for e in latest if e["error"]}
+    assert "SIGSEGV" in errors[3]["message"]
+    assert "timeout of 5 s" in errors[7]["message"]
+    assert "injected failure" in errors[11]["log_tail"]
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path, size: str, *options: str) -> Iterator[Path]:
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]),
+                    "tmpfs", str(path)], check=True)  # fmt: skip
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_stops_clearly_and_resume_finishes(
+    slow_gmat: Path, reference: Path, tmp_path: Path
+) -> None:
+    """The disk fills mid-sweep: either the driver stops with ENOSPC or the runs that could
+    not write fail saying so; after space is freed, resume finishes bit-equal."""
+    with _tmpfs(tmp_path / "small", "160k") as disk:
+        out = disk / "out"
+        try:
+            with LocalJoblibPool(2) as pool:
+                Sweep(kit_script(), GRID, out=out, backend=pool, progress=False).run()
+        except OSError as exc:
+            assert "No space left on device" in str(exc)
+        else:
+            errors = [
+                e["error"]["message"]
+                for e in Manifest.load(out).latest_entries().values()
+                if e["status"] != "ok"
+            ]
+            assert errors and all("No space left on device" in m for m in errors), errors
+        before = _finished_outputs(out)
+        assert len(before) < 24, "the disk did not fill up mid-sweep"
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        resumed = Sweep.from_manifest(out, backend=LocalJoblibPool(2), progress=False).resume()
+        assert resumed.index.is_unique
+        after = _finished_outputs(out)
+        assert {k: after[k] for k in before} == before
+        assert_same_results(out, reference)
+
+
+def test_an_unwritable_out_is_refused_before_any_run(slow_gmat: Path, tmp_path: Path) -> None:
+    with (
+        _tmpfs(tmp_path / "ro", "1m", "ro") as disk,
+        pytest.raises(OutputDirError, match="cannot write"),
+    ):
+        sweep(kit_script(), grid={"Sat.SMA": [7000.0]}, out=disk / "out", progress=False)
+
+
+def test_a_corrupt_line_in_the_middle_is_named_and_nothing_is_touched(
+    slow_gmat: Path, reference: Path
+) -> None:
+    manifest = reference / MANIFEST_NAME
+    lines = manifest.read_text().splitlines(keepends=True)
+    lines[5] = lines[5][: len(lines[5]) // 2] + "\n"
+    manifest.write_text("".join(lines))
+    snapshot = manifest.read_bytes()
+    with pytest.raises(ManifestCorruptError, match="line 6") as info:
+        Sweep.from_manifest(reference).resume()
+    assert "manifest.jsonl" in str(info.value)
+    assert manifest.read_bytes() == snapshot  # the evidence is left as it was
+    assert json.loads(lines[0])["kind"] == "header"
