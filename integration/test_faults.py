@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -32,9 +33,19 @@ from gmat_sweep.testing import FakeGmatRule, kit_script, make_fake_gmat_install
 GRID = Grid({"Sat.SMA": [6900.0 + 20 * i for i in range(24)]})
 
 
+# A GMAT the user pointed at before the tests started: the real engine.
+_REAL_GMAT = os.environ.get("GMAT_ROOT")
+
+
 @pytest.fixture
 def slow_gmat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.1)
+    """Real GMAT when configured; else a stand-in whose runs take 0.1 s, so that a driver
+    can be interrupted mid-sweep."""
+    root = (
+        Path(_REAL_GMAT)
+        if _REAL_GMAT
+        else make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.1)
+    )
     monkeypatch.setenv("GMAT_ROOT", str(root))
     return root
 
@@ -90,9 +101,13 @@ def test_driver_killed_at_a_random_point_loses_nothing(
             Sweep(kit_script(), Grid({grid}), out={str(out)!r}, backend=pool,
                   progress=False).run()
     """)
-    driver = subprocess.Popen(
-        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    # stderr to a file, not a pipe: the driver's worker processes inherit it and may outlive
+    # a SIGKILLed driver for a moment, which would keep a pipe open.
+    log = tmp_path / "driver.log"
+    with open(log, "w") as stderr:
+        driver = subprocess.Popen(
+            [sys.executable, "-c", code], stderr=stderr, start_new_session=True
+        )
     # Somewhere between the first finished run and the end of the sweep.
     manifest = out / MANIFEST_NAME
     deadline = time.monotonic() + 120
@@ -102,9 +117,10 @@ def test_driver_killed_at_a_random_point_loses_nothing(
         time.sleep(0.01)
     time.sleep(random.Random(seed).uniform(0.0, 1.0))
     driver.send_signal(sig)
-    _, stderr = driver.communicate(timeout=120)
+    driver.wait(timeout=120)
     if sig == signal.SIGINT and driver.returncode != 0:
-        assert "KeyboardInterrupt" in stderr or driver.returncode == -signal.SIGINT
+        stderr = log.read_text()
+        assert "KeyboardInterrupt" in stderr or driver.returncode == -signal.SIGINT, stderr
     recorded = Manifest.load(out)  # parses, torn last line or not
     assert 0 < len(recorded.latest_entries()) <= 24
     before = _finished_outputs(out)
