@@ -6,6 +6,7 @@ Usage (from the repository root, after ``source scripts/_venv.sh``)::
     python bench/bench.py --quick         # smaller sizes, a few minutes
     python bench/bench.py --only overhead straggler
     python bench/bench.py --record        # also append the table to bench/RESULTS.md
+    python bench/bench.py --only overhead efficiency slurm-startup --pools local dask ray slurm
 
 Every case runs in a fresh interpreter (so peak RSS is that case's driver alone) on
 the stand-in GMAT install with the example mission (``gmat-sweep demo``'s), through
@@ -23,6 +24,7 @@ Measure on a quiet machine: anything else running skews every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,14 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKERS = 2
-CASES = ("engine", "overhead", "efficiency", "bootstrap", "scale", "straggler")
+CASES = ("engine", "overhead", "efficiency", "bootstrap", "scale", "straggler", "slurm-startup")
+POOLS = ("local", "dask", "ray", "slurm")
 
 
 # -- helpers used inside the child process --------------------------------------------
@@ -55,15 +58,52 @@ def _smas(n: int) -> list[float]:
     return [6900.0 + 400.0 * i / max(n - 1, 1) for i in range(n)]
 
 
-def _sweep(tmp: Path, n: int, *, reuse: bool = True, name: str = "out") -> tuple[float, Any]:
+@contextlib.contextmanager
+def _pool(kind: str, tmp: Path, reuse: bool = True) -> Iterator[Any]:
+    """A 2-worker pool of ``kind`` on this machine, with the engine it needs, on loopback."""
+    if kind == "local":
+        from gmat_sweep import LocalJoblibPool
+
+        with LocalJoblibPool(WORKERS, reuse_gmat_context=reuse) as pool:
+            yield pool
+    elif kind == "dask":
+        from gmat_sweep_dask import DaskPool
+
+        with DaskPool(n_workers=WORKERS, reuse_gmat_context=reuse) as pool:
+            yield pool
+    elif kind == "ray":
+        from gmat_sweep_ray import RayPool
+        from gmat_sweep_ray.testing import applied_env, local_runtime_kwargs, loopback_env
+
+        with (
+            applied_env(loopback_env(tmp / "ray-home")),
+            RayPool(reuse_gmat_context=reuse, **local_runtime_kwargs()) as pool,
+        ):
+            yield pool
+    elif kind == "slurm":
+        from gmat_sweep_slurm import SlurmPool
+        from gmat_sweep_slurm.testing import PARTITION, running_cluster
+
+        with running_cluster(tmp / "slurm"), SlurmPool(
+            mode="jobs", n_workers=WORKERS, partition=PARTITION, memory_per_worker="1GiB",
+            interface="lo", log_directory=str(tmp / "slurm-logs"), reuse_gmat_context=reuse,
+        ) as pool:  # fmt: skip
+            yield pool
+    else:
+        raise SystemExit(f"unknown pool {kind!r}")
+
+
+def _sweep(
+    tmp: Path, n: int, *, reuse: bool = True, name: str = "out", pool: str = "local"
+) -> tuple[float, Any]:
     """Wall time of one whole sweep() call (pool start-up included) and its DataFrame."""
-    from gmat_sweep import LocalJoblibPool, sweep
+    from gmat_sweep import sweep
     from gmat_sweep.demo import example_script
 
     t0 = time.perf_counter()
-    with LocalJoblibPool(WORKERS, reuse_gmat_context=reuse) as pool:
+    with _pool(pool, tmp, reuse) as backend:
         df = sweep(
-            example_script(), grid={"Sat.SMA": _smas(n)}, backend=pool, out=tmp / name,
+            example_script(), grid={"Sat.SMA": _smas(n)}, backend=backend, out=tmp / name,
             progress=False,
         )  # fmt: skip
     return time.perf_counter() - t0, df
@@ -97,11 +137,11 @@ def case_engine(tmp: Path, quick: bool) -> dict[str, Any]:
     return {"engine_ms": _engine_time() * 1e3}
 
 
-def case_overhead(tmp: Path, quick: bool) -> dict[str, Any]:
+def case_overhead(tmp: Path, quick: bool, pool: str) -> dict[str, Any]:
     n = 200 if quick else 1000
     _stand_in(tmp)
     engine = _engine_time_in_child()
-    wall, df = _sweep(tmp, n)
+    wall, df = _sweep(tmp, n, pool=pool)
     assert (df["__status"] == "ok").all()
     per_run = wall * WORKERS / n
     return {
@@ -113,14 +153,14 @@ def case_overhead(tmp: Path, quick: bool) -> dict[str, Any]:
     }
 
 
-def case_efficiency(tmp: Path, quick: bool) -> dict[str, Any]:
+def case_efficiency(tmp: Path, quick: bool, pool: str) -> dict[str, Any]:
     n, target = (40, 0.2) if quick else (100, 0.2)
     _stand_in(tmp)
     engine = _engine_time_in_child()
     cost = max(0.0, target - engine)  # the stand-in burns this on top of its own work
     _stand_in(tmp, run_cost_s=cost)
     run_s = _engine_time_in_child()
-    wall, df = _sweep(tmp, n, name="eff")
+    wall, df = _sweep(tmp, n, name="eff", pool=pool)
     assert (df["__status"] == "ok").all()
     ideal = n * run_s / WORKERS
     return {"runs": n, "run_s": run_s, "ideal_s": ideal, "wall_s": wall, "efficiency": ideal / wall}
@@ -180,6 +220,24 @@ def case_straggler(tmp: Path, quick: bool) -> dict[str, Any]:
     return result
 
 
+def case_slurm_startup(tmp: Path, quick: bool) -> dict[str, Any]:
+    """Seconds from SlurmPool() to the first run starting on a worker job."""
+    from datetime import datetime
+
+    from gmat_sweep import sweep
+    from gmat_sweep.demo import example_script
+    from gmat_sweep.testing import manifest_lines
+
+    _stand_in(tmp)
+    t0 = time.time()
+    with _pool("slurm", tmp) as pool:
+        made = time.time()
+        sweep(example_script(), grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp / "o",
+              progress=False)  # fmt: skip
+    started = datetime.fromisoformat(manifest_lines(tmp / "o", "run")[0]["started_at"])
+    return {"pool_created_s": made - t0, "first_run_started_s": started.timestamp() - t0}
+
+
 def _engine_time_in_child() -> float:
     """Engine time in a separate interpreter: gmat-run binds a process to one install."""
     code = (
@@ -191,13 +249,14 @@ def _engine_time_in_child() -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def child(case: str, quick: bool, n: int | None) -> dict[str, Any]:
+def child(case: str, quick: bool, n: int | None, pool: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"gmat-sweep-bench-{case}-") as tmp_name:
         tmp = Path(tmp_name)
         runners: dict[str, Callable[[], dict[str, Any]]] = {
             "engine": lambda: case_engine(tmp, quick),
-            "overhead": lambda: case_overhead(tmp, quick),
-            "efficiency": lambda: case_efficiency(tmp, quick),
+            "overhead": lambda: case_overhead(tmp, quick, pool),
+            "efficiency": lambda: case_efficiency(tmp, quick, pool),
+            "slurm-startup": lambda: case_slurm_startup(tmp, quick),
             "bootstrap": lambda: case_bootstrap(tmp, quick),
             "scale": lambda: case_scale(tmp, quick, n or 2000),
             "straggler": lambda: case_straggler(tmp, quick),
@@ -208,13 +267,13 @@ def child(case: str, quick: bool, n: int | None) -> dict[str, Any]:
 # -- the parent: run children, print and record ---------------------------------------
 
 
-def _run_child(case: str, quick: bool, n: int | None = None) -> dict[str, Any]:
-    args = [sys.executable, str(Path(__file__).resolve()), "--child", case]
+def _run_child(case: str, quick: bool, n: int | None = None, pool: str = "local") -> dict[str, Any]:
+    args = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--pool", pool]
     if quick:
         args.append("--quick")
     if n is not None:
         args += ["--n", str(n)]
-    print(f"==> {case}{f' ({n} runs)' if n else ''} ...", file=sys.stderr, flush=True)
+    print(f"==> {case} {pool}{f' ({n} runs)' if n else ''} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
@@ -267,15 +326,25 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--pools", nargs="+", choices=POOLS, default=["local"],
+        help="pools for the overhead and efficiency cases (default: local)",
+    )  # fmt: skip
+    parser.add_argument("--pool", choices=POOLS, default="local", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.quick, args.n)))
+        print(json.dumps(child(args.child, args.quick, args.n, args.pool)))
         return
     results: list[tuple[str, dict[str, Any]]] = []
     for case in args.only or CASES:
         if case == "scale":
             for n in (2000,) if args.quick else (2000, 20000):
                 results.append((f"scale {n}", _run_child(case, args.quick, n)))
+        elif case in ("overhead", "efficiency"):
+            for pool in args.pools:
+                results.append((f"{case} {pool}", _run_child(case, args.quick, pool=pool)))
+        elif case == "slurm-startup" and "slurm" not in args.pools:
+            continue
         else:
             results.append((case, _run_child(case, args.quick)))
     table = _table(results)
