@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from gmat_sweep.cli import main
 from gmat_sweep.errors import DesignError
 from gmat_sweep.grammar import (
+    parse_assignments,
     parse_bounds,
     parse_grid_values,
     parse_option_value,
@@ -83,6 +84,15 @@ def test_grid_grammar_errors_quote_what_was_typed(spec: str, match: str) -> None
     with pytest.raises(DesignError, match=match) as info:
         parse_grid_values("Sat.SMA", spec)
     assert f"--grid Sat.SMA={spec}" in str(info.value)
+
+
+def test_a_field_given_twice_is_refused() -> None:
+    with pytest.raises(DesignError, match="--grid Sat.SMA is given twice"):
+        parse_assignments(["Sat.SMA=7000", "Sat.SMA=7100"], "--grid", parse_grid_values)
+    assert parse_assignments(["A=1,2", "B=3"], "--grid", parse_grid_values) == {
+        "A": [1, 2],
+        "B": [3],
+    }
 
 
 def test_perturbation_bounds_and_option_grammar() -> None:

@@ -139,9 +139,7 @@ def _backend_options(backend_opts: Sequence[str], workers: int | None) -> dict[s
     return options
 
 
-def _finish(
-    sweep: Sweep, *, allow_failures: bool, report: str | None, run: Callable[[], Any]
-) -> None:
+def _finish(sweep: Sweep, *, allow_failures: bool, run: Callable[[], Any]) -> None:
     """Run, print the summary and where things are, and exit with the right code."""
     import warnings
 
@@ -196,9 +194,7 @@ def _start(
         overwrite=overwrite,
         validate=not no_validate,
     )
-    _finish(
-        sweep, allow_failures=allow_failures, report=report, run=lambda: sweep.run(report=report)
-    )
+    _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.run(report=report))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -227,13 +223,9 @@ def main() -> None:
 def run(script: Path, grids: Sequence[str], **options: Any) -> None:
     """Full-factorial grid over one or more fields (every combination is a run)."""
     from gmat_sweep.designs import Grid
-    from gmat_sweep.grammar import parse_assignment, parse_grid_values
+    from gmat_sweep.grammar import parse_assignments, parse_grid_values
 
-    params: dict[str, list[Any]] = {}
-    for text in grids:
-        name, spec = parse_assignment(text, "--grid")
-        params[name] = parse_grid_values(name, spec)
-    _start(script, Grid(params), **options)
+    _start(script, Grid(parse_assignments(grids, "--grid", parse_grid_values)), **options)
 
 
 @main.command()
@@ -282,12 +274,9 @@ def monte_carlo(
 ) -> None:
     """Monte Carlo dispersion: n runs with fields drawn from distributions."""
     from gmat_sweep.designs import MonteCarlo
-    from gmat_sweep.grammar import parse_assignment, parse_perturbation
+    from gmat_sweep.grammar import parse_assignments, parse_perturbation
 
-    perturb = {}
-    for text in perturbs:
-        name, spec = parse_assignment(text, "--perturb")
-        perturb[name] = parse_perturbation(name, spec)
+    perturb = parse_assignments(perturbs, "--perturb", parse_perturbation)
     _start(script, MonteCarlo(n, perturb, seed=seed), **options)
 
 
@@ -310,12 +299,9 @@ def latin_hypercube(
 ) -> None:
     """Latin hypercube: n runs stratified over each field's range."""
     from gmat_sweep.designs import LatinHypercube
-    from gmat_sweep.grammar import parse_assignment, parse_bounds
+    from gmat_sweep.grammar import parse_assignments, parse_bounds
 
-    bounds = {}
-    for text in bounds_:
-        name, spec = parse_assignment(text, "--bounds")
-        bounds[name] = parse_bounds(name, spec)
+    bounds = parse_assignments(bounds_, "--bounds", parse_bounds)
     _start(script, LatinHypercube(n, bounds, seed=seed), **options)
 
 
@@ -347,9 +333,7 @@ def _reopen(
 def resume(out: Path, allow_failures: bool, report: str | None, **options: Any) -> None:
     """Rerun the runs of OUT that are missing or did not end ok (any backend)."""
     sweep = _reopen(out, **options)
-    _finish(
-        sweep, allow_failures=allow_failures, report=report, run=lambda: sweep.resume(report=report)
-    )
+    _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.resume(report=report))
 
 
 @main.command()
@@ -363,7 +347,6 @@ def extend(out: Path, n: int, allow_failures: bool, report: str | None, **option
     _finish(
         sweep,
         allow_failures=allow_failures,
-        report=report,
         run=lambda: sweep.extend(n, report=report),
     )
 

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gmat_sweep.errors import DesignError
 
 __all__ = [
     "parse_assignment",
+    "parse_assignments",
     "parse_bounds",
     "parse_grid_values",
     "parse_option_value",
@@ -41,6 +43,23 @@ def parse_assignment(text: str, what: str) -> tuple[str, str]:
     if not sep or not name or not spec:
         raise DesignError(f"{what} {text!r}: expected NAME=VALUE, e.g. Sat.SMA=7000:7200:3")
     return name, spec
+
+
+def parse_assignments(
+    texts: Sequence[str], option: str, parse: Callable[[str, str], Any]
+) -> dict[str, Any]:
+    """``NAME=SPEC`` options (``--grid``, ``--perturb``...) -> ``{NAME: parse(NAME, SPEC)}``.
+
+    Raises:
+        DesignError: a malformed assignment, or a NAME given twice.
+    """
+    parsed: dict[str, Any] = {}
+    for text in texts:
+        name, spec = parse_assignment(text, option)
+        if name in parsed:
+            raise DesignError(f"{option} {name} is given twice; give each field once")
+        parsed[name] = parse(name, spec)
+    return parsed
 
 
 def _number(text: str, context: str) -> float:

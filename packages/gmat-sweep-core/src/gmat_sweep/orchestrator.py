@@ -14,6 +14,7 @@ finished, and ``resume()`` completes the rest.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import os
 import shutil
@@ -221,19 +222,16 @@ class Sweep:
         text, gmat_version = self._check_new()
         # The backend is opened before anything is written: a wrong backend name or
         # option must not leave a half-made sweep directory behind.
-        pool, own_pool = self._open_pool()
-        try:
+        with self._pool() as pool:
             self._write_new(text, gmat_version)
             return self._execute(report, pool)
-        finally:
-            if own_pool:
-                pool.close()
 
     def resume(self, *, report: str | None = None) -> pd.DataFrame:
         """Rerun the runs that are missing or did not end ok; return the whole sweep."""
         if self.manifest is None:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
-        return self._execute_with_own_pool(report)
+        with self._pool() as pool:
+            return self._execute(report, pool)
 
     def extend(self, n: int, *, report: str | None = None) -> pd.DataFrame:
         """Add ``n`` Monte Carlo runs, identical to a fresh sweep of the larger size.
@@ -249,14 +247,10 @@ class Sweep:
             raise DesignError(f"extend needs a positive number of runs to add, got {n!r}")
         total = self.manifest.n_runs + n
         design = extended(self.design, total)
-        pool, own_pool = self._open_pool()
-        try:
+        with self._pool() as pool:
             self.design = design
             self.manifest.append({"kind": "extend", "n_runs": total, "at": _utcnow()})
             return self._execute(report, pool)
-        finally:
-            if own_pool:
-                pool.close()
 
     def results(self, report: str | None = None) -> pd.DataFrame:
         """The DataFrame of this sweep as it stands on disk."""
@@ -273,20 +267,16 @@ class Sweep:
 
     # -- preparation ------------------------------------------------------------
 
-    def _open_pool(self) -> tuple[Pool, bool]:
-        """The pool to run on, and whether this sweep made it (and so closes it)."""
+    @contextlib.contextmanager
+    def _pool(self) -> Iterator[Pool]:
+        """The pool to run on; closed afterwards only if this sweep made it (by name/class)."""
         from gmat_sweep.registry import resolve_backend
 
-        return resolve_backend(self.backend, **self.backend_options), not isinstance(
-            self.backend, Pool
-        )
-
-    def _execute_with_own_pool(self, report: str | None) -> pd.DataFrame:
-        pool, own_pool = self._open_pool()
+        pool = resolve_backend(self.backend, **self.backend_options)
         try:
-            return self._execute(report, pool)
+            yield pool
         finally:
-            if own_pool:
+            if pool is not self.backend:
                 pool.close()
 
     def _check_new(self) -> tuple[str, str]:
