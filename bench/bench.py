@@ -10,7 +10,7 @@ Usage (from the repository root, after ``source scripts/_venv.sh``)::
 
 Every case runs in a fresh interpreter (so peak RSS is that case's driver alone) on
 the stand-in GMAT install with the example mission (``gmat-sweep demo``'s), through
-``LocalJoblibPool`` with 2 workers unless said otherwise.
+``LocalPool`` with 2 workers unless said otherwise.
 
 Definitions (issue 4):
 - engine time: what gmat-run itself takes for one run in a warm process (load,
@@ -62,9 +62,9 @@ def _smas(n: int) -> list[float]:
 def _pool(kind: str, tmp: Path, reuse: bool = True) -> Iterator[Any]:
     """A 2-worker pool of ``kind`` on this machine, with the engine it needs, on loopback."""
     if kind == "local":
-        from gmat_sweep import LocalJoblibPool
+        from gmat_sweep import LocalPool
 
-        with LocalJoblibPool(WORKERS, reuse_gmat_context=reuse) as pool:
+        with LocalPool(WORKERS, reuse_gmat_context=reuse) as pool:
             yield pool
     elif kind == "dask":
         from gmat_sweep_dask import DaskPool

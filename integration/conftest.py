@@ -68,9 +68,9 @@ def engines(request: pytest.FixtureRequest) -> Callable[[BackendShape], dict[str
 def make_pool(shape: BackendShape, engine: dict[str, Any]) -> Pool:
     """A fresh pool of ``shape``; the caller closes it."""
     if shape.backend == "local":
-        from gmat_sweep.pools.local import LocalJoblibPool
+        from gmat_sweep.pools.local import LocalPool
 
-        return LocalJoblibPool(2)
+        return LocalPool(2)
     if shape.id == "dask-localcluster":
         return resolve_backend("dask", n_workers=2)
     if shape.id == "dask-address":

@@ -2,7 +2,7 @@
 
 Each shape runs the kit's reference sweeps (16-run grid, 32-run Monte Carlo, 16-run Latin
 hypercube; the debug pool, which runs in this process, one run) and must give a
-DataFrame bit-equal to LocalJoblibPool's and an equal manifest (less timings,
+DataFrame bit-equal to LocalPool's and an equal manifest (less timings,
 fingerprints and the backend field).
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from gmat_sweep.designs import Grid
 from gmat_sweep.orchestrator import Sweep
-from gmat_sweep.pools.local import LocalJoblibPool
+from gmat_sweep.pools.local import LocalPool
 from gmat_sweep.testing import assert_sweeps_equal, kit_gmat_root, kit_script
 from gmat_sweep.testing.suites import _reference_sweep, reference_design
 
@@ -38,7 +38,7 @@ def test_every_backend_gives_the_local_answer(
 ) -> None:
     engine = engines(shape)
     if shape.backend == "debug":
-        with LocalJoblibPool(2) as local:
+        with LocalPool(2) as local:
             Sweep(kit_script(), ONE_RUN, out=tmp_path / "ref", backend=local, progress=False).run()
         Sweep(kit_script(), ONE_RUN, out=tmp_path / "debug", backend="debug", progress=False).run()
         assert_sweeps_equal(tmp_path / "debug", tmp_path / "ref")

@@ -27,7 +27,7 @@ from gmat_sweep import Sweep, sweep
 from gmat_sweep.designs import Grid
 from gmat_sweep.errors import ManifestCorruptError, OutputDirError
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
-from gmat_sweep.pools.local import LocalJoblibPool
+from gmat_sweep.pools.local import LocalPool
 from gmat_sweep.testing import FakeGmatRule, kit_script, make_fake_gmat_install
 
 GRID = Grid({"Sat.SMA": [6900.0 + 20 * i for i in range(24)]})
@@ -65,7 +65,7 @@ def assert_same_results(out: Path, reference: Path) -> None:
 @pytest.fixture
 def reference(slow_gmat: Path, tmp_path: Path) -> Path:
     out = tmp_path / "reference"
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         Sweep(kit_script(), GRID, out=out, backend=pool, progress=False).run()
     return out
 
@@ -95,9 +95,9 @@ def test_driver_killed_at_a_random_point_loses_nothing(
     code = textwrap.dedent(f"""
         from gmat_sweep import Sweep
         from gmat_sweep.designs import Grid
-        from gmat_sweep.pools.local import LocalJoblibPool
+        from gmat_sweep.pools.local import LocalPool
         from gmat_sweep.testing import kit_script
-        with LocalJoblibPool(2) as pool:
+        with LocalPool(2) as pool:
             Sweep(kit_script(), Grid({grid}), out={str(out)!r}, backend=pool,
                   progress=False).run()
     """)
@@ -124,7 +124,7 @@ def test_driver_killed_at_a_random_point_loses_nothing(
     recorded = Manifest.load(out)  # parses, torn last line or not
     assert 0 < len(recorded.latest_entries()) <= 24
     before = _finished_outputs(out)
-    resumed = Sweep.from_manifest(out, backend=LocalJoblibPool(2), progress=False).resume()
+    resumed = Sweep.from_manifest(out, backend=LocalPool(2), progress=False).resume()
     assert resumed.index.is_unique  # no run appears twice
     after = _finished_outputs(out)
     assert {k: after[k] for k in before} == before  # finished outputs untouched
@@ -141,7 +141,7 @@ def test_crashing_hanging_and_failing_runs_fail_alone(
         FakeGmatRule(when={"Sat.SMA": smas[11]}, action="fail"),
     ]
     monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "G", rules=rules)))
-    with LocalJoblibPool(2) as pool, pytest.warns(UserWarning, match="21/24 ok"):
+    with LocalPool(2) as pool, pytest.warns(UserWarning, match="21/24 ok"):
         df = sweep(kit_script(), grid=GRID.values, backend=pool, out=tmp_path / "o",
                    timeout=5, progress=False)  # fmt: skip
     status = df.groupby(level="run_id")["__status"].first()
@@ -175,7 +175,7 @@ def test_a_full_disk_stops_clearly_and_resume_finishes(
     with _tmpfs(tmp_path / "small", "160k") as disk:
         out = disk / "out"
         try:
-            with LocalJoblibPool(2) as pool:
+            with LocalPool(2) as pool:
                 Sweep(kit_script(), GRID, out=out, backend=pool, progress=False).run()
         except OSError as exc:
             assert "No space left on device" in str(exc)
@@ -189,7 +189,7 @@ def test_a_full_disk_stops_clearly_and_resume_finishes(
         before = _finished_outputs(out)
         assert len(before) < 24, "the disk did not fill up mid-sweep"
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-        resumed = Sweep.from_manifest(out, backend=LocalJoblibPool(2), progress=False).resume()
+        resumed = Sweep.from_manifest(out, backend=LocalPool(2), progress=False).resume()
         assert resumed.index.is_unique
         after = _finished_outputs(out)
         assert {k: after[k] for k in before} == before

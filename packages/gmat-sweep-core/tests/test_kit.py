@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from gmat_sweep.pools.base import Pool
-from gmat_sweep.pools.local import DebugPool, LocalJoblibPool
+from gmat_sweep.pools.local import DebugPool, LocalPool
 from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
 
 pytest_plugins = ["pytester"]
@@ -15,12 +15,12 @@ pytest_plugins = ["pytester"]
 
 class TestLocalContract(PoolContractSuite):
     def make_pool(self) -> Pool:
-        return LocalJoblibPool(2)
+        return LocalPool(2)
 
 
 class TestLocalFreshHostsContract(PoolContractSuite):
     def make_pool(self) -> Pool:
-        return LocalJoblibPool(2, reuse_gmat_context=False)
+        return LocalPool(2, reuse_gmat_context=False)
 
 
 class TestDebugContract(PoolContractSuite):
@@ -30,9 +30,16 @@ class TestDebugContract(PoolContractSuite):
         return DebugPool()
 
 
+class TestLocalEquivalence(PoolEquivalenceSuite):
+    """The reference is a LocalPool too, but each sweep here gets warm donated hosts."""
+
+    def make_pool(self) -> Pool:
+        return LocalPool(1)
+
+
 class TestLocalFreshHostsEquivalence(PoolEquivalenceSuite):
     def make_pool(self) -> Pool:
-        return LocalJoblibPool(2, reuse_gmat_context=False)
+        return LocalPool(2, reuse_gmat_context=False)
 
 
 BROKEN_POOLS = textwrap.dedent(
@@ -40,71 +47,95 @@ BROKEN_POOLS = textwrap.dedent(
     from concurrent.futures import Future
     from dataclasses import replace
 
-    from gmat_sweep.pools.local import LocalJoblibPool
+    from gmat_sweep.pools.local import LocalPool
     from gmat_sweep.spec import RunOutcome, Status
     from gmat_sweep.testing import PoolContractSuite, PoolEquivalenceSuite
 
 
     def _relay(future, change):
         out = Future()
-        future.add_done_callback(lambda f: out.set_result(change(f.result())))
+        future.add_done_callback(lambda f: out.set_result([change(o) for o in f.result()]))
         return out
 
 
-    class DropsARun(LocalJoblibPool):
+    class DropsARun(LocalPool):
         """Claims run 5 went fine without running it."""
-        def submit(self, spec):
-            if spec.run_id != 5:
-                return super().submit(spec)
-            done = Future()
-            done.set_result(RunOutcome(run_id=5, attempt=spec.attempt, status=Status.OK))
-            return done
+        def submit(self, specs):
+            if all(s.run_id != 5 for s in specs):
+                return super().submit(specs)
+            fake = RunOutcome(run_id=5, attempt=1, status=Status.OK)
+            return _relay(super().submit(specs), lambda o: fake if o.run_id == 5 else o)
 
 
-    class ReordersOutputs(LocalJoblibPool):
+    class ReordersOutputs(LocalPool):
         """Hands run 0 the outputs of run 1 and vice versa."""
-        def submit(self, spec):
+        def submit(self, specs):
             def swap(o):
                 if o.run_id not in (0, 1):
                     return o
                 other = "000001" if o.run_id == 0 else "000000"
                 mine = "000000" if o.run_id == 0 else "000001"
                 return replace(o, outputs={k: v.replace(mine, other) for k, v in o.outputs.items()})
-            return _relay(super().submit(spec), swap)
+            return _relay(super().submit(specs), swap)
 
 
-    class WrongValue(LocalJoblibPool):
+    class WrongValue(LocalPool):
         """Ships run 2 with a slightly different override than the driver asked for."""
-        def submit(self, spec):
-            if spec.run_id == 2:
+        def submit(self, specs):
+            def bump(spec):
+                if spec.run_id != 2:
+                    return spec
                 bumped = {
                     k: v + 1e-6 if isinstance(v, float) else v for k, v in spec.overrides.items()
                 }
-                spec = replace(spec, overrides=bumped)
-            return super().submit(spec)
+                return replace(spec, overrides=bumped)
+            return super().submit([bump(s) for s in specs])
 
 
-    class HidesCrash(LocalJoblibPool):
+    class HidesCrash(LocalPool):
         """Reports a crashed run as failed."""
-        def submit(self, spec):
+        def submit(self, specs):
             def hide(o):
                 return replace(o, status=Status.FAILED) if o.status is Status.CRASHED else o
-            return _relay(super().submit(spec), hide)
+            return _relay(super().submit(specs), hide)
+
+
+    class NeverCompletes(LocalPool):
+        """Runs the batch but never resolves its future."""
+        def submit(self, specs):
+            super().submit(specs)
+            return Future()
+
+
+    class ReversesABatch(LocalPool):
+        """Returns a batch's outcomes in reverse order."""
+        def submit(self, specs):
+            out = Future()
+            inner = super().submit(specs)
+            inner.add_done_callback(lambda f: out.set_result(list(reversed(f.result()))))
+            return out
     '''
 )
 
 
 @pytest.mark.parametrize(
-    ("pool", "suite", "test"),
+    ("pool", "suite", "test", "why"),
     [
-        ("DropsARun", "PoolEquivalenceSuite", "grid"),
-        ("ReordersOutputs", "PoolEquivalenceSuite", "grid"),
-        ("WrongValue", "PoolEquivalenceSuite", "grid"),
-        ("HidesCrash", "PoolContractSuite", "crash"),
+        ("DropsARun", "PoolEquivalenceSuite", "grid", "*"),
+        ("ReordersOutputs", "PoolEquivalenceSuite", "grid", "*"),
+        ("WrongValue", "PoolEquivalenceSuite", "grid", "*"),
+        ("HidesCrash", "PoolContractSuite", "crash", "*CRASHED*"),
+        ("NeverCompletes", "PoolContractSuite", "whole_and_in_order", "*never completed*"),
+        ("ReversesABatch", "PoolContractSuite", "whole_and_in_order", "*out of order*"),
     ],
 )
 def test_the_kit_fails_a_broken_pool(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pool: str, suite: str, test: str
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    pool: str,
+    suite: str,
+    test: str,
+    why: str,
 ) -> None:
     # The kit's own teeth, tested on its stand-in GMAT whatever GMAT_ROOT says: real GMAT
     # cannot be told to crash, and the other broken pools do not depend on the engine.
@@ -116,9 +147,12 @@ def test_the_kit_fails_a_broken_pool(
             from gmat_sweep.testing import {suite}
 
             class TestBroken({suite}):
+                wait_s = 10.0
+
                 def make_pool(self):
                     return {pool}(2)
             """,
     )
     result = pytester.runpytest_subprocess("-k", test, "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([why])

@@ -50,10 +50,10 @@ def gmat_sweep_register_pools(register):
 """
 
 POOL = """\
-from gmat_sweep.pools.local import LocalJoblibPool
+from gmat_sweep.pools.local import LocalPool
 
 
-class LanesPool(LocalJoblibPool):
+class LanesPool(LocalPool):
     name = "acme-lanes"
     description = "Local processes in a fixed number of lanes (test plugin)"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 import pytest
@@ -15,7 +15,7 @@ from gmat_sweep.errors import (
     UnknownBackendError,
 )
 from gmat_sweep.pools.base import Pool
-from gmat_sweep.pools.local import DebugPool, LocalJoblibPool
+from gmat_sweep.pools.local import DebugPool, LocalPool
 from gmat_sweep.registry import Registry, get_registry, hookimpl, resolve_backend
 from gmat_sweep.spec import RunOutcome, RunSpec
 
@@ -24,16 +24,13 @@ class EchoPool(Pool):
     name = "echo"
     description = "test pool"
 
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
         raise NotImplementedError
-
-    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
-        return iter(futures)
 
 
 def test_builtins_resolve_without_scanning_and_none_means_local() -> None:
     pool = resolve_backend(None, workers=2)
-    assert isinstance(pool, LocalJoblibPool) and pool.capacity == 2
+    assert isinstance(pool, LocalPool) and pool.capacity == 2
     assert isinstance(resolve_backend("debug"), DebugPool)
     assert {"local", "debug"} <= set(get_registry().names())
 
@@ -74,9 +71,9 @@ def test_unknown_backend_suggests_a_close_name_without_install_hint() -> None:
 def test_backends_module_gives_the_install_hint_for_missing_classes(core_only: None) -> None:
     with pytest.raises(BackendNotInstalledError, match="pip install gmat-sweep-dask"):
         from gmat_sweep.backends import DaskPool  # noqa: F401
-    from gmat_sweep.backends import LocalJoblibPool as Imported
+    from gmat_sweep.backends import LocalPool as Imported
 
-    assert Imported is LocalJoblibPool
+    assert Imported is LocalPool
     with pytest.raises(ImportError):
         from gmat_sweep.backends import NoSuchPool  # type: ignore[attr-defined]  # noqa: F401
 

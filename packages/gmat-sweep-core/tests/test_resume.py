@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from gmat_sweep import LocalJoblibPool, Sweep, load_results, monte_carlo, sweep
+from gmat_sweep import LocalPool, Sweep, load_results, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.spec import RunOutcome, RunSpec
 from gmat_sweep.testing import kit_script
@@ -82,7 +82,7 @@ def test_sigkill_of_the_driver_loses_nothing_and_resume_completes(
     }
     assert 3 <= len(finished) < 10
 
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         resumed = Sweep.from_manifest(out, backend=pool).resume()
         reference = sweep(SCRIPT, grid={"Sat.SMA": smas}, backend=pool, out=tmp_path / "ref")
     assert_frame_equal(resumed, reference, check_exact=True)
@@ -113,7 +113,7 @@ def test_unseeded_monte_carlo_resume_redraws_the_same_values(
     assert isinstance(seed, int)  # the drawn seed is recorded
     before = {int(r["run_id"]): r["overrides"] for r in _run_lines(out)}
 
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         resumed = Sweep.from_manifest(out, backend=pool).resume()
         seeded = monte_carlo(
             SCRIPT,
@@ -128,15 +128,15 @@ def test_unseeded_monte_carlo_resume_redraws_the_same_values(
     assert all(after[r] == o for r, o in before.items())
 
 
-class FlakyPool(LocalJoblibPool):
-    """Loses the first attempt of every even run, as a dying worker would."""
+class FlakyPool(LocalPool):
+    """Loses every batch holding the first attempt of an even run, as a dying worker would."""
 
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
-        if spec.attempt == 1 and spec.run_id % 2 == 0:
-            lost: Future[RunOutcome] = Future()
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
+        if any(s.attempt == 1 and s.run_id % 2 == 0 for s in specs):
+            lost: Future[list[RunOutcome]] = Future()
             lost.set_exception(ConnectionError("worker tcp://10.0.0.7 lost"))
             return lost
-        return super().submit(spec)
+        return super().submit(specs)
 
 
 def test_lost_runs_are_recorded_and_resubmitted(gmat: Path, tmp_path: Path) -> None:
@@ -158,9 +158,9 @@ def test_lost_runs_are_recorded_and_resubmitted(gmat: Path, tmp_path: Path) -> N
     ]
 
 
-class AlwaysLost(LocalJoblibPool):
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
-        lost: Future[RunOutcome] = Future()
+class AlwaysLost(LocalPool):
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
+        lost: Future[list[RunOutcome]] = Future()
         lost.set_exception(ConnectionError("node gone"))
         return lost
 
@@ -179,7 +179,7 @@ def test_a_run_lost_more_than_max_retries_stays_lost(gmat: Path, tmp_path: Path)
 
 
 def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) -> None:
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         full = sweep(
             SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool, out=tmp_path / "a"
         )
@@ -205,7 +205,7 @@ def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) ->
 
 
 def test_resume_with_nothing_left_runs_nothing(gmat: Path, tmp_path: Path) -> None:
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         first = sweep(SCRIPT, grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp_path / "o")
     lines_before = len(_run_lines(tmp_path / "o"))
     again = Sweep.from_manifest(tmp_path / "o").resume()

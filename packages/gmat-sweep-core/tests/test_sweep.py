@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from gmat_sweep import LocalJoblibPool, Sweep, latin_hypercube, monte_carlo, sweep
+from gmat_sweep import LocalPool, Sweep, latin_hypercube, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 from gmat_sweep.testing import FakeGmatRule, kit_script
 
@@ -28,13 +28,13 @@ def _manifest_lines(out: Path) -> list[dict[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def pool() -> LocalJoblibPool:
-    with LocalJoblibPool(2) as p:
+def pool() -> LocalPool:
+    with LocalPool(2) as p:
         yield p
 
 
 def test_grid_sweep_returns_one_tidy_dataframe(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     out = tmp_path / "out"
     df = sweep(SCRIPT, grid=GRID, backend=pool, out=out)
@@ -70,7 +70,7 @@ def test_grid_sweep_returns_one_tidy_dataframe(
 
 
 def test_same_sweep_twice_and_in_a_fresh_process_is_bit_equal(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     a = monte_carlo(
         SCRIPT, 6, {"Sat.SMA": ("normal", 7000, 10)}, seed=7, backend=pool, out=tmp_path / "a"
@@ -94,7 +94,7 @@ def test_same_sweep_twice_and_in_a_fresh_process_is_bit_equal(
 
 def test_a_crashing_run_fails_alone(gmat_with: Callable[..., Path], tmp_path: Path) -> None:
     gmat_with(FakeGmatRule(when={"Sat.SMA": 7100.0}, action="crash"))
-    with LocalJoblibPool(2) as pool, pytest.warns(UserWarning, match="1 crashed"):
+    with LocalPool(2) as pool, pytest.warns(UserWarning, match="1 crashed"):
         df = sweep(
             SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool, out=tmp_path / "o"
         )
@@ -109,7 +109,7 @@ def test_a_hanging_run_times_out_and_others_finish(
     gmat_with: Callable[..., Path], tmp_path: Path
 ) -> None:
     gmat_with(FakeGmatRule(when={"Sat.SMA": 7100.0}, action="hang"))
-    with LocalJoblibPool(2) as pool, pytest.warns(UserWarning, match="1 timeout"):
+    with LocalPool(2) as pool, pytest.warns(UserWarning, match="1 timeout"):
         df = sweep(
             SCRIPT,
             grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]},
@@ -125,7 +125,7 @@ def test_a_hanging_run_times_out_and_others_finish(
 
 def test_a_failing_run_records_gmats_reason(gmat_with: Callable[..., Path], tmp_path: Path) -> None:
     gmat_with(FakeGmatRule(when={"Sat.SMA": 7000.0}, action="fail"))
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         with pytest.warns(UserWarning, match="1 failed"):
             df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0]}, backend=pool, out=tmp_path / "o")
         ok_dtypes = sweep(
@@ -144,7 +144,7 @@ def test_no_batch_barrier_a_straggler_does_not_idle_the_other_worker(
 ) -> None:
     gmat_with(FakeGmatRule(when={"Sat.SMA": 7000.0}, action="sleep", seconds=4.0), run_cost_s=0.1)
     smas = [7000.0 + 10 * i for i in range(12)]
-    with LocalJoblibPool(2) as pool:
+    with LocalPool(2) as pool:
         sweep(SCRIPT, grid={"Sat.SMA": smas}, backend=pool, out=tmp_path / "o")
     runs = [x for x in _manifest_lines(tmp_path / "o") if x["kind"] == "run"]
     order = [r["run_id"] for r in runs]
@@ -153,7 +153,7 @@ def test_no_batch_barrier_a_straggler_does_not_idle_the_other_worker(
 
 
 def test_swept_variable_with_whole_and_fractional_values_has_one_dtype(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     df = sweep(SCRIPT, grid={"Coast.Value": [600, 630.5]}, backend=pool, out=tmp_path / "o")
     assert str(df["Coast"].dtype) == "float64"
@@ -161,7 +161,7 @@ def test_swept_variable_with_whole_and_fractional_values_has_one_dtype(
 
 
 def test_report_without_epoch_column_is_indexed_by_row_number(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     script = tmp_path / "noepoch.script"
     script.write_text(SCRIPT.read_text().replace("{Sat.UTCGregorian, ", "{"))
@@ -172,7 +172,7 @@ def test_report_without_epoch_column_is_indexed_by_row_number(
 
 
 def test_several_reports_are_chosen_by_name(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     script = tmp_path / "two.script"
     extra = (
@@ -187,7 +187,7 @@ def test_several_reports_are_chosen_by_name(
     assert list(short.columns) == ["Sat.RMAG", "__status"]
 
 
-def test_latin_hypercube_sweep_runs(gmat: Path, tmp_path: Path, pool: LocalJoblibPool) -> None:
+def test_latin_hypercube_sweep_runs(gmat: Path, tmp_path: Path, pool: LocalPool) -> None:
     df = latin_hypercube(
         SCRIPT, 4, {"Sat.SMA": (7000.0, 7400.0)}, seed=3, backend=pool, out=tmp_path / "o"
     )
@@ -197,7 +197,7 @@ def test_latin_hypercube_sweep_runs(gmat: Path, tmp_path: Path, pool: LocalJobli
 
 
 def test_reuse_off_gives_the_same_answer(gmat: Path, tmp_path: Path) -> None:
-    with LocalJoblibPool(2) as reused, LocalJoblibPool(2, reuse_gmat_context=False) as fresh:
+    with LocalPool(2) as reused, LocalPool(2, reuse_gmat_context=False) as fresh:
         a = sweep(SCRIPT, grid=GRID, backend=reused, out=tmp_path / "a")
         b = sweep(SCRIPT, grid=GRID, backend=fresh, out=tmp_path / "b")
     assert_frame_equal(a, b, check_exact=True)
@@ -220,7 +220,7 @@ def test_debug_pool_runs_in_process(gmat: Path, tmp_path: Path) -> None:
 
 
 def test_a_new_sweep_never_overwrites_an_existing_one(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     from gmat_sweep.errors import ManifestExistsError
 
@@ -235,7 +235,7 @@ def test_a_new_sweep_never_overwrites_an_existing_one(
 
 
 def test_extend_matches_a_fresh_larger_sweep(
-    gmat: Path, tmp_path: Path, pool: LocalJoblibPool
+    gmat: Path, tmp_path: Path, pool: LocalPool
 ) -> None:
     perturb = {"Sat.SMA": ("uniform", 6900, 7300), "Sat.INC": ("normal", 51.6, 0.5)}
     monte_carlo(SCRIPT, 4, perturb, seed=11, backend=pool, out=tmp_path / "small")
@@ -249,20 +249,19 @@ def test_fingerprint_mismatch_is_reported(gmat: Path, tmp_path: Path) -> None:
 
     from gmat_sweep.show import describe_sweep
 
-    class MixedImages(LocalJoblibPool):
-        def submit(self, spec):  # type: ignore[no-untyped-def]
-            future = super().submit(spec)
-            if spec.run_id != 1:
-                return future
+    class MixedImages(LocalPool):
+        def submit(self, specs):  # type: ignore[no-untyped-def]
             from concurrent.futures import Future
 
+            future = super().submit(specs)
             wrapped: Future = Future()
 
-            def relay(f):  # type: ignore[no-untyped-def]
-                o = f.result()
-                wrapped.set_result(replace(o, fingerprint={**o.fingerprint, "gmat_run": "0.0.1"}))
+            def mix(o):  # type: ignore[no-untyped-def]
+                if o.run_id != 1:
+                    return o
+                return replace(o, fingerprint={**o.fingerprint, "gmat_run": "0.0.1"})
 
-            future.add_done_callback(relay)
+            future.add_done_callback(lambda f: wrapped.set_result([mix(o) for o in f.result()]))
             return wrapped
 
     with MixedImages(1) as pool, warnings.catch_warnings(record=True) as caught:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from distributed import Client, get_task_stream
 from pandas.testing import assert_frame_equal
 
-from gmat_sweep import LocalJoblibPool, sweep
+from gmat_sweep import LocalPool, sweep
 from gmat_sweep.cli import main
 from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import kit_script, make_fake_gmat_install, manifest_lines
@@ -69,7 +69,7 @@ def test_a_killed_worker_costs_only_time(slow_cli_cluster: DaskCliCluster, tmp_p
     lines = _run_lines(out)
     assert any(line["status"] == "lost" for line in lines), "no lost attempt recorded"
     assert (df["__status"] == "ok").all()
-    with LocalJoblibPool(2) as local:
+    with LocalPool(2) as local:
         reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
     assert_frame_equal(df, reference, check_exact=True)
     ok_ids = [line["run_id"] for line in lines if line["status"] == "ok"]

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from pandas.testing import assert_frame_equal
 
-from gmat_sweep import LocalJoblibPool, Sweep, sweep
+from gmat_sweep import LocalPool, Sweep, sweep
 from gmat_sweep.testing import (
     assert_sweeps_equal,
     kit_script,
@@ -71,7 +71,7 @@ def test_a_killed_ray_worker_costs_only_time(
     lines = _run_lines(out)
     assert any(line["status"] == "lost" for line in lines), "the killed run was not recorded"
     assert (df["__status"] == "ok").all()
-    with LocalJoblibPool(2) as local:
+    with LocalPool(2) as local:
         reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
     assert_frame_equal(df, reference, check_exact=True)
 
@@ -93,7 +93,7 @@ with RayPool(num_cpus=2, object_store_memory=256 * 2**20) as pool:
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    with LocalJoblibPool(2) as local:
+    with LocalPool(2) as local:
         Sweep(
             SCRIPT, reference_design("monte_carlo"), out=tmp_path / "local", backend=local,
             progress=False,

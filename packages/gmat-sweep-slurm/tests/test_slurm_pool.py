@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gmat_sweep import LocalJoblibPool, Sweep, sweep
+from gmat_sweep import LocalPool, Sweep, sweep
 from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import (
     assert_sweeps_equal,
@@ -84,7 +84,7 @@ def test_a_cancelled_worker_job_costs_only_time(
     assert cancelled, "no worker job was cancelled mid-sweep"
     assert (df["__status"] == "ok").all()
     assert any(line["status"] == "lost" for line in _run_lines(out)), "lost attempt not recorded"
-    with LocalJoblibPool(2) as local:
+    with LocalPool(2) as local:
         reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "ref", progress=False)
     assert df.equals(reference)
 
@@ -135,7 +135,7 @@ def test_allocation_mode_inside_an_sbatch_job(
     assert "Slurm sizing: 1 node(s) x 2 worker(s)" in log, log[-3000:]
     state = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
     assert "ExitCode=0:0" in state or (out / MANIFEST_NAME).exists(), log[-3000:]
-    with LocalJoblibPool(2) as local:
+    with LocalPool(2) as local:
         Sweep(SCRIPT, reference_design("grid"), out=tmp_path / "ref", backend=local,
               progress=False).run()  # fmt: skip
     assert_sweeps_equal(out, tmp_path / "ref")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gmat_sweep.errors import GmatSweepError
     from gmat_sweep.orchestrator import Sweep
     from gmat_sweep.pools.base import Pool
-    from gmat_sweep.pools.local import DebugPool, LocalJoblibPool
+    from gmat_sweep.pools.local import DebugPool, LocalJoblibPool, LocalPool
     from gmat_sweep.registry import available_backends, resolve_backend
     from gmat_sweep.results import Results, load_results
     from gmat_sweep.spec import RunOutcome, RunSpec, Status
@@ -35,6 +35,7 @@ _LAZY = {
     "MonteCarlo": "gmat_sweep.designs",
     "LatinHypercube": "gmat_sweep.designs",
     "Pool": "gmat_sweep.pools.base",
+    "LocalPool": "gmat_sweep.pools.local",
     "LocalJoblibPool": "gmat_sweep.pools.local",
     "DebugPool": "gmat_sweep.pools.local",
     "RunSpec": "gmat_sweep.spec",

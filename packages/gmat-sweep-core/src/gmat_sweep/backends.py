@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DaskPool", "DebugPool", "LocalJoblibPool", "Pool", "RayPool", "SlurmPool"]
+__all__ = ["DaskPool", "DebugPool", "LocalPool", "Pool", "RayPool", "SlurmPool"]
 
 # Class names of the project's own backends, for the install hint when missing.
 _KNOWN_CLASSES = {"DaskPool": "dask", "RayPool": "ray", "SlurmPool": "slurm"}

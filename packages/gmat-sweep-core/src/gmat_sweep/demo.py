@@ -65,7 +65,7 @@ def run_demo(
     from gmat_sweep.errors import ManifestExistsError
     from gmat_sweep.manifest import MANIFEST_NAME, Manifest
     from gmat_sweep.orchestrator import Sweep
-    from gmat_sweep.pools.local import LocalJoblibPool
+    from gmat_sweep.pools.local import LocalPool
 
     out = out.expanduser().resolve()
     overwrite = False
@@ -79,7 +79,7 @@ def run_demo(
     script = example_script()
     grid_text = ", ".join(f"{k} in {v}" for k, v in DEMO_GRID.items())
     echo(f"Sweeping {EXAMPLE_SCRIPT}: {grid_text} (12 runs)")
-    with LocalJoblibPool(workers) as pool:
+    with LocalPool(workers) as pool:
         sweep = Sweep(
             script, Grid(DEMO_GRID), out=out, backend=pool, progress=progress, overwrite=overwrite
         )

@@ -11,8 +11,9 @@ Every later line is appended by the driver alone and is one of:
   it used;
 - ``"kind": "extend"``: the run count grew to ``n_runs``.
 
-Each line is written whole and fsync'ed before the driver moves on, so a driver
-killed at any instant leaves at worst a torn final line. Reading tolerates exactly
+Lines are written whole and fsync'ed before the driver moves on (the runs that
+finished together in one group: one write and one fsync), so a driver killed at any
+instant leaves at worst a torn final line. Reading tolerates exactly
 that (and the next append cuts it off); any other unreadable line raises
 :class:`~gmat_sweep.errors.ManifestCorruptError` naming the line.
 """
@@ -24,11 +25,21 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from gmat_sweep.errors import ManifestCorruptError, ManifestExistsError, OutputDirError
 
-__all__ = ["MANIFEST_NAME", "SCHEMA_VERSION", "Manifest", "RunRecord", "manifest_exists_error"]
+if TYPE_CHECKING:
+    from gmat_sweep.spec import RunOutcome, RunSpec
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "Manifest",
+    "RunRecord",
+    "manifest_exists_error",
+    "run_record",
+]
 
 MANIFEST_NAME = "manifest.jsonl"
 SCHEMA_VERSION = 1
@@ -143,15 +154,22 @@ class Manifest:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Append one line and make it durable (fsync) before returning."""
-        line = _dumps(record) + "\n"
+        self.append_many([record])
+
+    def append_many(self, records: list[Mapping[str, Any]]) -> None:
+        """Append one line per record with one write and one fsync; durable on return."""
+        if not records:
+            return
+        text = "".join(_dumps(record) + "\n" for record in records)
         if self._file is None:
             _cut_torn_tail(self.path)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._file.write(line)
+        self._file.write(text)
         self._file.flush()
         if self.fsync:
             os.fsync(self._file.fileno())
-        self._absorb(record)
+        for record in records:
+            self._absorb(record)
 
     def close(self) -> None:
         if self._file is not None:
@@ -184,6 +202,25 @@ class Manifest:
             for run_id in range(self.n_runs)
             if (rec := self.runs.get(run_id)) is None or rec.status != "ok"
         ]
+
+
+def run_record(spec: RunSpec, outcome: RunOutcome, warnings: list[str]) -> dict[str, Any]:
+    """The ``run`` line of one finished attempt (``warnings``: notes for the user)."""
+    return {
+        "kind": "run",
+        "run_id": spec.run_id,
+        "attempt": spec.attempt,
+        "status": outcome.status.value,
+        "overrides": dict(spec.overrides),
+        "seed": spec.seed,
+        "outputs": dict(outcome.outputs),
+        "started_at": outcome.started_at,
+        "ended_at": outcome.ended_at,
+        "duration_s": round(outcome.duration_s, 6),
+        "fingerprint": dict(outcome.fingerprint),
+        "error": outcome.error.to_json() if outcome.error else None,
+        "warnings": warnings,
+    }
 
 
 def _check_schema(header: Mapping[str, Any], path: Path) -> None:

@@ -3,59 +3,54 @@
 A :class:`Sweep` binds a script, a design and an ``out`` directory. ``run()``
 checks everything it can before the first run (the script loads in GMAT, every
 swept field exists and takes the values given, ``out`` is writable and holds no
-other sweep), writes the manifest header and a copy of the script, then keeps the
-pool busy: about ``capacity`` runs are in flight at any moment and the next run is
-submitted the moment one finishes (no batches, so a straggler never idles the
-other workers). Every finished attempt is appended to the manifest, durably,
-before the driver moves on; a driver killed at any point loses nothing that had
-finished, and ``resume()`` completes the rest.
+other sweep; :mod:`gmat_sweep.preflight`), writes the manifest header and a copy of
+the script, then hands the runs to :class:`~gmat_sweep.dispatch.Dispatcher`, which
+keeps every slot of the pool busy with adaptive batches of runs. Every finished
+attempt is appended to the manifest, durably (one fsync per group of runs that
+finished together), before the driver moves on; a driver killed at any point loses
+nothing that had been recorded, and ``resume()`` completes the rest.
+
+The GMAT check overlaps the pool's start: its GMAT host bootstraps while the backend
+starts, and when the pool runs GMAT hosts in this process (:class:`LocalPool`) the
+warm host and spare ones started meanwhile serve the first runs.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import os
 import shutil
-import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gmat_sweep.errors import (
-    DesignError,
-    GmatSweepError,
-    GmatUnavailableError,
-    OutputDirError,
-    ParameterError,
-    ScriptError,
-    SweepConfigError,
-)
-from gmat_sweep.manifest import Manifest
+from gmat_sweep.errors import DesignError, GmatSweepError, ScriptError
+from gmat_sweep.manifest import MANIFEST_NAME, Manifest, manifest_exists_error, run_record
 from gmat_sweep.pools.base import Pool
-from gmat_sweep.spec import RunOutcome, RunSpec, Status
+from gmat_sweep.preflight import (
+    canonical_sha256,
+    check_out_dir,
+    check_outputs_visible,
+    check_retries,
+    check_timeout,
+)
+from gmat_sweep.spec import RunOutcome, RunSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from gmat_sweep.designs import Design
+    from gmat_sweep.dispatch import Finished
+    from gmat_sweep.preflight import GmatCheck
     from gmat_sweep.progress import Progress
 
-__all__ = ["Sweep", "SweepSummary"]
+__all__ = ["Sweep", "SweepSummary", "canonical_sha256"]
 
 _DESIGN_TABLE = "design.parquet"
-_VALIDATION_SAMPLE = 16
-
-
-def canonical_sha256(text: str) -> str:
-    """Hash of a script's content with line endings normalised to LF."""
-    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
 def _utcnow() -> str:
@@ -73,7 +68,7 @@ def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, distributions, version
 
     versions = {"python": platform.python_version()}
-    for name in ("gmat-run", "numpy", "scipy", "pandas", "pyarrow", "joblib", "pluggy"):
+    for name in ("gmat-run", "numpy", "scipy", "pandas", "pyarrow", "pluggy"):
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
@@ -121,7 +116,7 @@ class Sweep:
         design: A :mod:`gmat_sweep.designs` design.
         out: Sweep directory (created); default ``./gmat-sweep-<timestamp>``.
         backend: Pool instance, Pool subclass, backend name, or None for
-            LocalJoblibPool on every core. A pool passed in is not closed.
+            LocalPool on every core. A pool passed in is not closed.
         backend_options: Keyword arguments for the pool's constructor when
             ``backend`` is a name or a class.
         timeout: Per-run limit in seconds (None: none).
@@ -152,8 +147,8 @@ class Sweep:
         self.out = Path(out if out is not None else _default_out()).expanduser().resolve()
         self.backend = backend
         self.backend_options = dict(backend_options or {})
-        self.timeout = _check_timeout(timeout)
-        self.max_retries = _check_retries(max_retries)
+        self.timeout = check_timeout(timeout)
+        self.max_retries = check_retries(max_retries)
         self.progress = progress
         self.overwrite = overwrite
         self.validate = validate
@@ -215,16 +210,38 @@ class Sweep:
 
         Raises:
             SweepConfigError (and subclasses): bad input, before any run starts.
+            BackendError (and subclasses): the backend is unknown, not installed or
+                refused its options; nothing is written.
             ManifestExistsError: ``out`` already holds a sweep (see ``overwrite``).
         """
+        from gmat_sweep import hosts
+
         if self.manifest is not None:
             raise GmatSweepError("this sweep has already started; use resume() to continue it")
-        text, gmat_version = self._check_new()
-        # The backend is opened before anything is written: a wrong backend name or
-        # option must not leave a half-made sweep directory behind.
-        with self._pool() as pool:
-            self._write_new(text, gmat_version)
-            return self._execute(report, pool)
+        text = self._check_script()
+        sha = canonical_sha256(text)
+        check = self._start_gmat_check(sha)
+        try:
+            # The backend is opened before anything is written: a wrong backend name or
+            # option must not leave a half-made sweep directory behind. GMAT bootstraps
+            # in the check's host meanwhile.
+            with self._pool() as pool:
+                check_out_dir(self.out, self.overwrite)
+                warm = _runs_hosts_here(pool)
+                if warm:
+                    spares = pool.capacity - (1 if check is not None else 0)
+                    hosts.prestart(hosts.host_key(sha), max(0, spares))
+                gmat_version = (
+                    check.finish(self.script, self.design, donate=warm)
+                    if check is not None
+                    else "not checked"
+                )
+                self._write_new(text, gmat_version)
+                return self._execute(report, pool)
+        finally:
+            if check is not None:
+                check.close()
+            hosts.discard_spares()
 
     def resume(self, *, report: str | None = None) -> pd.DataFrame:
         """Rerun the runs that are missing or did not end ok; return the whole sweep."""
@@ -279,8 +296,8 @@ class Sweep:
             if pool is not self.backend:
                 pool.close()
 
-    def _check_new(self) -> tuple[str, str]:
-        """Every check of a new sweep that writes nothing: script text, GMAT version."""
+    def _check_script(self) -> str:
+        """The checks of a new sweep that need neither GMAT nor the backend; the script text."""
         if not self.script.is_file():
             raise ScriptError(
                 f"script not found: {self.script}. Check the path (relative paths are "
@@ -289,12 +306,17 @@ class Sweep:
         text = self.script.read_text(encoding="utf-8", errors="replace")
         if len(self.design) < 1:
             raise DesignError("the design has no runs")
-        _check_out_dir(self.out, self.overwrite)
-        gmat_version = self._validate_in_gmat() if self.validate else "not checked"
-        return text, gmat_version
+        if (self.out / MANIFEST_NAME).exists() and not self.overwrite:
+            raise manifest_exists_error(self.out)
+        return text
+
+    def _start_gmat_check(self, sha: str) -> GmatCheck | None:
+        from gmat_sweep.preflight import GmatCheck
+
+        return GmatCheck(sha) if self.validate else None
 
     def _write_new(self, text: str, gmat_version: str) -> None:
-        """Create the sweep directory: script copy, design table, manifest header."""
+        """Write the sweep directory: script copy, design table, manifest header."""
         self._script_sha256 = canonical_sha256(text)
         if self.overwrite:
             shutil.rmtree(self.out / "runs", ignore_errors=True)
@@ -323,50 +345,6 @@ class Sweep:
             "settings": {"timeout": self.timeout, "max_retries": self.max_retries},
         }
         self.manifest = Manifest.create(self.out, header, overwrite=self.overwrite)
-
-    def _validate_in_gmat(self) -> str:
-        """Load the script in a GMAT host here and apply sample overrides; return GMAT's version."""
-        from gmat_sweep.worker import HostDied, _Host
-
-        host = _Host(("validate", os.environ.get("GMAT_ROOT", "")))
-        try:
-            host.hello()
-            if host.start_error is not None:
-                raise GmatUnavailableError(
-                    "cannot check the sweep before starting it: GMAT could not be started "
-                    f"on this machine ({host.start_error['message']}). Set GMAT_ROOT to your "
-                    "GMAT install, or pass validate=False (CLI: --no-validate) if only the "
-                    "workers have GMAT."
-                )
-            override_sets = _validation_sets(self.design)
-            request = {"op": "validate", "script": str(self.script), "override_sets": override_sets}
-            try:
-                reply = host.call(request, timeout=600)
-            except (TimeoutError, HostDied) as exc:
-                raise ScriptError(
-                    f"GMAT did not finish loading {self.script.name} while checking the sweep "
-                    f"({type(exc).__name__}); run the script once in GMAT to see why."
-                ) from exc
-        finally:
-            host.close()
-        if reply.get("load_error"):
-            err = reply["load_error"]
-            tail = err.get("log_tail", "").strip()
-            log = f"\nGMAT's log:\n{tail}" if tail else ""
-            raise ScriptError(
-                f"GMAT cannot load {self.script}: {err['message']}. Fix the script (open it "
-                f"in GMAT to see the line) and start the sweep again.{log}"
-            )
-        if reply["field_errors"]:
-            lines = [
-                f"  - {e['path']} = {e['value']}: {e['message']}" for e in reply["field_errors"]
-            ]
-            raise ParameterError(
-                "the sweep sets fields the script cannot take:\n"
-                + "\n".join(lines)
-                + "\nFix the parameter names or values; nothing was run."
-            )
-        return host.fingerprint.get("gmat", "unknown")
 
     # -- execution --------------------------------------------------------------
 
@@ -428,94 +406,38 @@ class Sweep:
             )
 
     def _dispatch(self, pool: Pool, run_ids: list[int], progress: Progress) -> None:
-        """Keep ``capacity`` + a margin runs in flight until every run has ended."""
+        """Run ``run_ids`` on ``pool``, recording every finished attempt in the manifest."""
+        from gmat_sweep.dispatch import Dispatcher
+
         manifest = self.manifest
         assert manifest is not None
-        specs = self._specs(run_ids)
-        retries: collections.deque[RunSpec] = collections.deque()
-        in_flight: dict[Future[RunOutcome], tuple[RunSpec, float]] = {}
-        # Losses of each run in this session: max_retries counts per session, so a
-        # resumed sweep retries its lost runs again whatever happened before.
-        losses: collections.Counter[int] = collections.Counter()
-        exhausted = False
         checked_outputs = False
-        try:
-            while True:
-                target = pool.capacity + max(1, pool.capacity // 8)
-                while len(in_flight) < target:
-                    if retries:
-                        spec = retries.popleft()
-                    elif not exhausted:
-                        upcoming = next(specs, None)
-                        if upcoming is None:
-                            exhausted = True
-                            break
-                        spec = upcoming
-                    else:
-                        break
-                    in_flight[pool.submit(spec)] = (spec, time.time())
-                progress.update(in_flight=len(in_flight))
-                if not in_flight:
-                    return
-                for future in pool.as_completed(list(in_flight)):
-                    spec, submitted = in_flight.pop(future)
-                    outcome = self._outcome_of(future, spec, submitted)
-                    retry = False
-                    if outcome.status is Status.LOST:
-                        losses[spec.run_id] += 1
-                        retry = losses[spec.run_id] <= self.max_retries
-                    if retry:
-                        retries.append(_next_attempt(spec))
-                    manifest.append(self._entry(spec, outcome))
-                    if outcome.ok and not checked_outputs:
-                        _check_outputs_visible(self.out, outcome)
-                        checked_outputs = True
-                    final = not retry
-                    progress.result(outcome.status.value, final=final)
-                    break
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
 
-    @staticmethod
-    def _outcome_of(future: Future[RunOutcome], spec: RunSpec, submitted: float) -> RunOutcome:
-        try:
-            return future.result()
-        except Exception as exc:  # the backend lost the run: not GMAT's doing
-            from gmat_sweep.spec import ErrorInfo
+        def record(finished: list[Finished]) -> None:
+            nonlocal checked_outputs
+            # One write and one fsync for every run that finished since the last wake-up.
+            manifest.append_many([self._entry(spec, outcome) for spec, outcome, _ in finished])
+            for _spec, outcome, final in finished:
+                if outcome.ok and not checked_outputs:
+                    check_outputs_visible(self.out, outcome)
+                    checked_outputs = True
+                progress.result(outcome.status.value, final=final)
 
-            now = time.time()
-            return RunOutcome(
-                run_id=spec.run_id,
-                attempt=spec.attempt,
-                status=Status.LOST,
-                started_at=datetime.fromtimestamp(submitted, timezone.utc).isoformat(),
-                ended_at=datetime.fromtimestamp(now, timezone.utc).isoformat(),
-                duration_s=now - submitted,
-                error=ErrorInfo(type(exc).__name__, str(exc) or repr(exc)),
-            )
+        dispatcher = Dispatcher(
+            pool,
+            max_retries=self.max_retries,
+            on_finished=record,
+            timeout=self.timeout,
+            on_in_flight=lambda n: progress.update(in_flight=n),
+        )
+        dispatcher.run(self._specs(run_ids), len(run_ids))
 
     def _entry(self, spec: RunSpec, outcome: RunOutcome) -> dict[str, Any]:
         notes = list(outcome.warnings)
         mismatch = self._fingerprint_mismatch(outcome.fingerprint)
         if mismatch:
             notes.append(mismatch)
-        return {
-            "kind": "run",
-            "run_id": spec.run_id,
-            "attempt": spec.attempt,
-            "status": outcome.status.value,
-            "overrides": dict(spec.overrides),
-            "seed": spec.seed,
-            "outputs": dict(outcome.outputs),
-            "started_at": outcome.started_at,
-            "ended_at": outcome.ended_at,
-            "duration_s": round(outcome.duration_s, 6),
-            "fingerprint": dict(outcome.fingerprint),
-            "error": outcome.error.to_json() if outcome.error else None,
-            "warnings": notes,
-        }
+        return run_record(spec, outcome, notes)
 
     def _fingerprint_mismatch(self, fingerprint: Mapping[str, str]) -> str | None:
         """Note when a worker's software differs from the sweep's first worker's."""
@@ -540,66 +462,9 @@ class Sweep:
         return message
 
 
-def _next_attempt(spec: RunSpec) -> RunSpec:
-    from dataclasses import replace
+def _runs_hosts_here(pool: Pool) -> bool:
+    """Whether ``pool`` runs its GMAT hosts in this process and reuses them (so spare and
+    warm hosts started here serve its runs)."""
+    from gmat_sweep.pools.local import LocalPool
 
-    return replace(spec, attempt=spec.attempt + 1)
-
-
-def _check_timeout(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise SweepConfigError(
-            f"timeout must be a positive number of seconds or None, got {timeout!r}"
-        )
-    return float(timeout)
-
-
-def _check_retries(max_retries: int) -> int:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise SweepConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-    return max_retries
-
-
-def _check_out_dir(out: Path, overwrite: bool) -> None:
-    from gmat_sweep.manifest import MANIFEST_NAME, manifest_exists_error
-
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"out is not a directory: {out}. Choose a directory path.")
-    if (out / MANIFEST_NAME).exists() and not overwrite:
-        raise manifest_exists_error(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-probe-{uuid.uuid4().hex}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputDirError(
-            f"cannot write to the out directory {out}: {exc.strerror or exc}. "
-            "Choose a directory you can write to."
-        ) from exc
-
-
-def _check_outputs_visible(out: Path, outcome: RunOutcome) -> None:
-    """Stop early when workers write where this driver cannot read."""
-    missing = [p for p in outcome.outputs.values() if not (out / p).is_file()]
-    if missing:
-        raise OutputDirError(
-            f"run {outcome.run_id} ended ok on worker {outcome.fingerprint.get('host', '?')}, but "
-            f"its output {missing[0]} is not visible here under {out}. The workers and this "
-            "driver must share the out directory at the same path (a shared filesystem). "
-            "The sweep was stopped; fix the mount and resume it."
-        )
-
-
-def _validation_sets(design: Design) -> list[dict[str, Any]]:
-    """Override sets that exercise every parameter with representative values."""
-    sets: list[dict[str, Any]] = []
-    values = getattr(design, "values", None)
-    if design.kind == "grid" and isinstance(values, Mapping):
-        for name, options in values.items():
-            sets.extend({name: v} for v in options)
-    for _run_id, overrides, _seed in design.iter_runs(0, min(len(design), _VALIDATION_SAMPLE)):
-        sets.append(dict(overrides))
-    return sets
+    return isinstance(pool, LocalPool) and pool.reuse_gmat_context

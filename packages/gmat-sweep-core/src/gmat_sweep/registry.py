@@ -259,9 +259,9 @@ def builtin_registry() -> Registry:
     """A registry holding only core's pools (``local``, ``debug``), no plugins."""
     registry = Registry()
     registry.register(
-        "gmat_sweep.pools.local:LocalJoblibPool",
+        "gmat_sweep.pools.local:LocalPool",
         name="local",
-        description="Worker processes on this machine (joblib/loky); the default.",
+        description="GMAT processes on this machine, one per core (the default).",
     )
     registry.register(
         "gmat_sweep.pools.local:DebugPool",
@@ -292,7 +292,7 @@ def resolve_backend(backend: Pool | type[Pool] | str | None = None, **options: A
     - a Pool instance is used as is (``options`` must then be empty);
     - a Pool subclass is instantiated with ``options``;
     - a string is looked up among the registered backends and instantiated;
-    - None gives :class:`~gmat_sweep.pools.local.LocalJoblibPool` on every core.
+    - None gives :class:`~gmat_sweep.pools.local.LocalPool` on every core.
 
     Raises:
         BackendError (or a subclass): see :meth:`Registry.lookup`; also for an

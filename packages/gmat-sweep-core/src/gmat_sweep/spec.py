@@ -1,7 +1,7 @@
 """What travels between the driver and a worker: RunSpec out, RunOutcome back.
 
 Both are small, frozen, picklable dataclasses built from plain Python values, so
-every backend (loky, Dask, Ray, Slurm) can ship them without custom serialisers.
+every backend (Dask, Ray, Slurm, MPI) can ship them without custom serialisers.
 Neither ever carries a DataFrame: a run's outputs stay on disk in the sweep's
 ``out`` directory and only their paths (relative to ``out``) travel back.
 """

@@ -1,10 +1,12 @@
-"""execute_run: what every backend runs in its worker process, for every run.
+"""execute_batch and execute_run: what every backend runs in its worker, for every run.
 
 Written once in core so that isolation, timeouts and output writing behave the same
-on every backend. ``execute_run`` never raises (KeyboardInterrupt excepted): every
+on every backend. A pool ships a batch of specs and calls :func:`execute_batch`, which
+calls :func:`execute_run` for each. Neither raises (KeyboardInterrupt excepted): every
 way a run can end becomes a :class:`~gmat_sweep.spec.RunOutcome`.
 
-GMAT itself runs in a child "GMAT host" process (:mod:`gmat_sweep.host`):
+GMAT itself runs in a child "GMAT host" process (:mod:`gmat_sweep.host`; which host
+serves a run is :mod:`gmat_sweep.hosts`'s business):
 
 - ``reuse_gmat_context=True``: the host outlives the run and serves the next one, so
   GMAT's start-up cost is paid once per worker process. A host is bound to one
@@ -23,178 +25,23 @@ or resumed run never mixes files from two attempts.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from gmat_sweep import hosts
+from gmat_sweep.hosts import GmatHost, HostDied, shutdown_hosts
 from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
 
-__all__ = ["execute_run", "execute_run_in_process", "shutdown_hosts"]
+__all__ = ["execute_batch", "execute_run", "execute_run_in_process", "shutdown_hosts"]
 
 _STDERR_TAIL_CHARS = 4000
-_HOST_START_TIMEOUT_S = 600.0
-
-
-class HostDied(Exception):
-    """The GMAT host process ended while we waited for its reply."""
-
-
-class _Host:
-    """One GMAT host child process and the pipes to it."""
-
-    def __init__(self, key: tuple[str, str]) -> None:
-        self.key = key
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        self.log_path = Path(tempfile.gettempdir()) / f"gmat-sweep-host-{uuid.uuid4().hex}.log"
-        try:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gmat_sweep.host",
-                    str(request_read),
-                    str(reply_write),
-                    str(self.log_path),
-                ],
-                pass_fds=(request_read, reply_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            os.close(request_read)
-            os.close(reply_write)
-        self._requests = Connection(request_write, readable=False, writable=True)
-        self._replies = Connection(reply_read, readable=True, writable=False)
-        self.fingerprint: dict[str, str] = {}
-        self.start_error: dict[str, str] | None = None
-
-    def hello(self) -> None:
-        reply = self.call({"op": "hello"}, timeout=_HOST_START_TIMEOUT_S)
-        self.fingerprint = dict(reply.get("fingerprint", {}))
-        self.start_error = reply.get("error")
-
-    def call(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
-        """Send ``request`` and wait up to ``timeout`` s for the reply.
-
-        Raises:
-            TimeoutError: no reply in time (the host is still running).
-            HostDied: the host exited first.
-        """
-        try:
-            self._requests.send(request)
-        except OSError as exc:
-            raise HostDied(str(exc)) from exc
-        if not self._replies.poll(timeout):
-            raise TimeoutError
-        try:
-            reply = self._replies.recv()
-        except (EOFError, OSError) as exc:
-            raise HostDied(str(exc)) from exc
-        return dict(reply)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> int | None:
-        """Kill the host's whole process group; return its exit code."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        return self.wait()
-
-    def wait(self) -> int | None:
-        try:
-            return self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def close(self) -> None:
-        if self.alive():
-            try:
-                self._requests.send({"op": "exit"})
-                self.process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.kill()
-        for conn in (self._requests, self._replies):
-            conn.close()
-        self.log_path.unlink(missing_ok=True)
-
-
-# One reusable host per worker thread: a pool may run several runs at once in one
-# process (Dask with threads_per_worker > 1), and a host serves one run at a time.
-_local = threading.local()
-_all_hosts: set[_Host] = set()
-_all_hosts_lock = threading.Lock()
-
-
-def _current() -> _Host | None:
-    host: _Host | None = getattr(_local, "host", None)
-    return host
-
-
-def _set_current(host: _Host | None) -> None:
-    _local.host = host
-
-
-def shutdown_hosts() -> None:
-    """Stop every reused GMAT host of this process. Safe to call at any time."""
-    with _all_hosts_lock:
-        hosts = list(_all_hosts)
-        _all_hosts.clear()
-    for host in hosts:
-        host.close()
-    _set_current(None)
-
-
-atexit.register(shutdown_hosts)
-
-
-def _forget(host: _Host) -> None:
-    with _all_hosts_lock:
-        _all_hosts.discard(host)
-    if _current() is host:
-        _set_current(None)
-
-
-def _acquire_host(key: tuple[str, str], reuse: bool) -> _Host:
-    current = _current()
-    if reuse and current is not None and current.key == key and current.alive():
-        return current
-    if current is not None:
-        _forget(current)
-        current.close()
-    host = _Host(key)
-    with _all_hosts_lock:
-        _all_hosts.add(host)
-    host.hello()
-    if reuse:
-        _set_current(host)
-    return host
-
-
-def _release_host(host: _Host, reuse: bool, healthy: bool) -> None:
-    if reuse and healthy:
-        return
-    _forget(host)
-    if healthy:
-        host.close()
-    else:
-        host.kill()
-        host.close()
 
 
 def _now() -> str:
@@ -300,14 +147,13 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
     ``outputs`` are relative to ``spec.out_dir``.
     """
     attempt = _Attempt(spec)
-    host: _Host | None = None
+    host: GmatHost | None = None
     try:
         attempt.staging.mkdir(parents=True, exist_ok=False)
-        key = (spec.script_sha256 or spec.script, os.environ.get("GMAT_ROOT", ""))
-        host = _acquire_host(key, reuse_gmat_context)
+        host = hosts.acquire(hosts.host_key(spec.script_sha256 or spec.script), reuse_gmat_context)
         attempt.fingerprint = host.fingerprint
         if host.start_error is not None:
-            _release_host(host, reuse_gmat_context, healthy=False)
+            hosts.release(host, reuse_gmat_context, healthy=False)
             return attempt.outcome(Status.FAILED, error=ErrorInfo.from_json(host.start_error))
         request = {
             "op": "run",
@@ -318,29 +164,36 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
         try:
             reply = host.call(request, timeout=spec.timeout)
         except TimeoutError:
-            host.kill()
-            _release_host(host, reuse_gmat_context, healthy=False)
+            hosts.release(host, reuse_gmat_context, healthy=False)
             message = f"run exceeded the timeout of {spec.timeout:g} s; its GMAT process was killed"
             error = ErrorInfo("Timeout", message, attempt.log_tail())
             return attempt.outcome(Status.TIMEOUT, error=error)
         except HostDied:
             code = host.kill()
-            _release_host(host, reuse_gmat_context, healthy=False)
+            hosts.release(host, reuse_gmat_context, healthy=False)
             message = f"the GMAT process died during this run ({_signal_name(code)})"
             error = ErrorInfo("Crashed", message, attempt.log_tail())
             return attempt.outcome(Status.CRASHED, error=error)
-        _release_host(host, reuse_gmat_context, healthy=True)
+        hosts.release(host, reuse_gmat_context, healthy=True)
         return attempt.from_reply(reply)
     except KeyboardInterrupt:
         if host is not None:
-            host.kill()
-            _release_host(host, reuse_gmat_context, healthy=False)
+            hosts.release(host, reuse_gmat_context, healthy=False)
         raise
     except BaseException as exc:  # never raise: any surprise fails only this run
         if host is not None:
-            host.kill()
-            _release_host(host, reuse_gmat_context, healthy=False)
+            hosts.release(host, reuse_gmat_context, healthy=False)
         return attempt.outcome(Status.FAILED, error=ErrorInfo(type(exc).__name__, str(exc)))
+
+
+def execute_batch(specs: Sequence[RunSpec], *, reuse_gmat_context: bool = True) -> list[RunOutcome]:
+    """Run each spec of a batch in turn with :func:`execute_run`; one outcome per spec, in order.
+
+    What every pool runs in its worker. Each run keeps its own timeout, crash isolation,
+    attempt and outcome: a run that crashes or times out does not affect the next one
+    (which gets a fresh GMAT host). Never raises (KeyboardInterrupt excepted).
+    """
+    return [execute_run(spec, reuse_gmat_context=reuse_gmat_context) for spec in specs]
 
 
 def execute_run_in_process(spec: RunSpec) -> RunOutcome:

@@ -1,25 +1,26 @@
 """DaskPool: gmat-sweep runs as Dask tasks, on a LocalCluster or any distributed cluster.
 
-Each run is one task calling :func:`gmat_sweep.worker.execute_run` on a worker, which
-runs GMAT in its own host process, writes the outputs into the shared ``out``
-directory and returns a small RunOutcome: no DataFrame travels through Dask.
+Each batch of runs (sized by core) is one task calling
+:func:`gmat_sweep.worker.execute_batch` on a worker, which runs GMAT in its own host
+process, writes the outputs into the shared ``out`` directory and returns small
+RunOutcomes: no DataFrame travels through Dask. Core keeps about two batches per worker
+thread submitted, and Dask's scheduler decides which worker takes each.
 
-Lost runs: when a worker dies mid-run, the scheduler either reschedules the task
+Lost runs: when a worker dies mid-batch, the scheduler either reschedules the task
 elsewhere (its ``distributed.scheduler.allowed-failures`` budget, 3 by default; the
-run then finishes as one attempt) or fails it with ``KilledWorker``, which gmat-sweep
-records as a ``lost`` attempt and resubmits. The LocalCluster this pool starts uses
-``allowed-failures: 0`` so every loss is visible in the manifest; set the same on
-your own scheduler for that behaviour there.
+batch then finishes as one attempt) or fails it with ``KilledWorker``, which gmat-sweep
+records as a ``lost`` attempt of each of its runs and resubmits. The LocalCluster this
+pool starts uses ``allowed-failures: 0`` so every loss is visible in the manifest; set
+the same on your own scheduler for that behaviour there.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -32,14 +33,14 @@ __all__ = ["DaskPool"]
 _CAPACITY_TTL_S = 0.5
 
 
-def _run(spec: RunSpec, reuse_gmat_context: bool) -> RunOutcome:
-    from gmat_sweep.worker import execute_run
+def _run_batch(specs: list[RunSpec], reuse_gmat_context: bool) -> list[RunOutcome]:
+    from gmat_sweep.worker import execute_batch
 
-    return execute_run(spec, reuse_gmat_context=reuse_gmat_context)
+    return execute_batch(specs, reuse_gmat_context=reuse_gmat_context)
 
 
 class DaskPool(Pool):
-    """Run each sweep run as a Dask task.
+    """Run each batch of sweep runs as a Dask task.
 
     Args:
         client: an existing ``distributed.Client``; used as is and never closed.
@@ -126,19 +127,22 @@ class DaskPool(Pool):
             self._capacity_at = now
         return self._capacity
 
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
         if self._closed:
             raise RuntimeError("this DaskPool is closed")
-        key = f"gmat-sweep-run-{spec.run_id}-{spec.attempt}-{uuid.uuid4().hex[:12]}"
-        relay: Future[RunOutcome] = Future()
+        first = specs[0]
+        key = f"gmat-sweep-runs-{first.run_id}-{first.attempt}-{uuid.uuid4().hex[:12]}"
+        relay: Future[list[RunOutcome]] = Future()
         relay.set_running_or_notify_cancel()
-        task = self._client.submit(_run, spec, self.reuse_gmat_context, key=key, pure=False)
+        task = self._client.submit(
+            _run_batch, list(specs), self.reuse_gmat_context, key=key, pure=False
+        )
         with self._lock:
             self._tasks[key] = task
         task.add_done_callback(lambda done: self._relay(key, done, relay))
         return relay
 
-    def _relay(self, key: str, task: Any, relay: Future[RunOutcome]) -> None:
+    def _relay(self, key: str, task: Any, relay: Future[list[RunOutcome]]) -> None:
         """Copy a finished Dask future into the concurrent future the orchestrator holds."""
         with self._lock:
             self._tasks.pop(key, None)
@@ -155,9 +159,6 @@ class DaskPool(Pool):
         except BaseException as exc:  # never leave the relay pending
             if not relay.done():
                 relay.set_exception(exc)
-
-    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
-        return concurrent.futures.as_completed(list(futures))
 
     def options(self) -> Mapping[str, Any]:
         return {**super().options(), **self._where}

@@ -1,20 +1,21 @@
 """RayPool: gmat-sweep runs as Ray tasks, on a private runtime or a Ray cluster.
 
-Each run is one task (1 CPU, no Ray-level retries) calling
-:func:`gmat_sweep.worker.execute_run` in a Ray worker process, which runs GMAT in its
+Each batch of runs (sized by core) is one task (1 CPU, no Ray-level retries) calling
+:func:`gmat_sweep.worker.execute_batch` in a Ray worker process, which runs GMAT in its
 own host process and writes the outputs into the shared ``out`` directory. Only the
-small RunOutcome goes through the object store. A worker process or node that dies
-mid-run fails its task; gmat-sweep records the attempt as ``lost`` and resubmits it.
+small RunOutcomes go through the object store. Core keeps about two batches per CPU
+submitted; Ray's scheduler hands each to the next free worker. A worker process or node
+that dies mid-batch fails its task; gmat-sweep records each of its runs as ``lost`` and
+resubmits them.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -30,14 +31,14 @@ RAY_DEFAULT_ENV = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_USAGE_STATS_ENABLE
 _CAPACITY_TTL_S = 0.5
 
 
-def _run(spec: RunSpec, reuse_gmat_context: bool) -> RunOutcome:
-    from gmat_sweep.worker import execute_run
+def _run_batch(specs: list[RunSpec], reuse_gmat_context: bool) -> list[RunOutcome]:
+    from gmat_sweep.worker import execute_batch
 
-    return execute_run(spec, reuse_gmat_context=reuse_gmat_context)
+    return execute_batch(specs, reuse_gmat_context=reuse_gmat_context)
 
 
 class RayPool(Pool):
-    """Run each sweep run as a Ray task.
+    """Run each batch of sweep runs as a Ray task.
 
     Args:
         address: where Ray runs. ``None``: the cluster named by ``RAY_ADDRESS`` if set,
@@ -92,7 +93,7 @@ class RayPool(Pool):
             ray.init(address=target, num_cpus=num_cpus, **ray_init_kwargs)
             self._owns_runtime = True
             self._address = target
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(_run)
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(_run_batch)
 
     @property
     def capacity(self) -> int:
@@ -105,22 +106,19 @@ class RayPool(Pool):
             self._capacity_at = now
         return self._capacity
 
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
         if self._closed:
             raise RuntimeError("this RayPool is closed")
-        ref = self._remote.remote(spec, self.reuse_gmat_context)
-        future: Future[RunOutcome] = ref.future()
+        ref = self._remote.remote(list(specs), self.reuse_gmat_context)
+        future: Future[list[RunOutcome]] = ref.future()
         with self._lock:
             self._refs[id(future)] = ref
         future.add_done_callback(self._forget)
         return future
 
-    def _forget(self, future: Future[RunOutcome]) -> None:
+    def _forget(self, future: Future[list[RunOutcome]]) -> None:
         with self._lock:
             self._refs.pop(id(future), None)
-
-    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
-        return concurrent.futures.as_completed(list(futures))
 
     def options(self) -> Mapping[str, Any]:
         return {**super().options(), "address": self._address}

@@ -1,26 +1,26 @@
 """ExamplePool: gmat-sweep runs on a concurrent.futures.ProcessPoolExecutor.
 
-A pool only moves work: it calls ``execute_run(spec, reuse_gmat_context=...)`` in a
-worker and hands back the RunOutcome that returns. GMAT isolation, timeouts and
-output files are execute_run's job, so they behave the same on every backend.
+A pool only moves work: it calls ``execute_batch(specs, reuse_gmat_context=...)`` in a
+worker and hands back the list of RunOutcomes that returns. GMAT isolation, timeouts
+and output files are execute_batch's job, and batch sizes, queueing and retries are the
+driver's, so they behave the same on every backend.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import multiprocessing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from gmat_sweep.pools.base import Pool
 from gmat_sweep.spec import RunOutcome, RunSpec
-from gmat_sweep.worker import execute_run
+from gmat_sweep.worker import execute_batch
 
 
 class ExamplePool(Pool):
-    """Runs each spec in one of ``workers`` local processes.
+    """Runs each batch of specs in one of ``workers`` local processes.
 
     Args:
         workers: Number of worker processes (at least 1).
@@ -54,22 +54,20 @@ class ExamplePool(Pool):
             )
         return self._executor
 
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
+        batch = list(specs)
         try:
             return self._get_executor().submit(
-                execute_run, spec, reuse_gmat_context=self.reuse_gmat_context
+                execute_batch, batch, reuse_gmat_context=self.reuse_gmat_context
             )
         except BrokenProcessPool:
-            # A worker process died. The runs it held come back as futures that
+            # A worker process died. The batches it held come back as futures that
             # raise, which gmat-sweep records as "lost" and resubmits; the executor
             # refuses new work, so replace it.
             self._shutdown_executor()
             return self._get_executor().submit(
-                execute_run, spec, reuse_gmat_context=self.reuse_gmat_context
+                execute_batch, batch, reuse_gmat_context=self.reuse_gmat_context
             )
-
-    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
-        return concurrent.futures.as_completed(list(futures))
 
     def options(self) -> Mapping[str, Any]:
         # Recorded in each session line of the manifest.

@@ -1,32 +1,42 @@
 """The Pool contract: the one thing a backend implements.
 
-A pool's whole job is transport: run :func:`gmat_sweep.worker.execute_run` somewhere
-and hand its :class:`~gmat_sweep.spec.RunOutcome` back. Isolation, timeouts and
-output writing live in ``execute_run``, written once in core, so every backend
-behaves the same.
+A pool's whole job is transport: run :func:`gmat_sweep.worker.execute_batch` on a
+batch of runs somewhere and hand its list of :class:`~gmat_sweep.spec.RunOutcome`
+back. Isolation, timeouts and output writing live in ``execute_batch`` (one
+``execute_run`` per spec), written once in core, so every backend behaves the same.
+Deciding what to submit, how large each batch is, how much to queue, retrying lost
+runs and noticing a pool that went quiet are core's (:mod:`gmat_sweep.dispatch`).
 
-Contract for implementers:
+Contract for implementers (three members; everything else is optional):
 
-- ``submit(spec)`` starts the work now and returns a ``concurrent.futures.Future``
-  (or any object with ``result()`` / ``done()``) resolving to the RunOutcome that
-  ``execute_run(spec, reuse_gmat_context=self.reuse_gmat_context)`` returned.
-- A future that raises means "this run did not finish for reasons outside GMAT"
-  (worker lost, pod evicted, node died). Core records the attempt as ``lost`` and
-  resubmits it up to ``max_retries`` times. Never turn such a loss into an ok
-  outcome, and never raise for a GMAT failure: ``execute_run`` already reports
-  those as ``failed``/``crashed``/``timeout`` outcomes.
-- ``as_completed(futures)`` yields the given futures as they finish, in completion
-  order, and may be called repeatedly with the futures currently in flight.
-- ``capacity`` is how many runs the pool can execute at once *now*; the
-  orchestrator keeps about that many in flight and may read it again at any time.
+- ``submit(specs)`` takes a non-empty sequence of :class:`~gmat_sweep.spec.RunSpec`,
+  starts the work now (or queues it with the backend's scheduler) and returns a
+  ``concurrent.futures.Future`` resolving to exactly what
+  ``execute_batch(specs, reuse_gmat_context=self.reuse_gmat_context)`` returned: one
+  outcome per spec, in the order given. It must not block until the batch runs.
+  Core attaches a done-callback to the future and never calls ``result()`` before the
+  future is done, so a pool need not offer ``as_completed`` or any waiting of its own.
+- A future that raises (or is cancelled) means "this batch did not finish for reasons
+  outside GMAT" (worker lost, pod evicted, node died). Core records every run of the
+  batch as ``lost`` and resubmits them, up to ``max_retries`` per run. Never turn such
+  a loss into ok outcomes, and never raise for a GMAT failure: ``execute_run`` already
+  reports those as ``failed``/``crashed``/``timeout`` outcomes.
+- ``capacity`` is how many runs the pool can execute at once *now* (worker slots),
+  at least 1. Core keeps about two batches per slot in flight (one running, one
+  queued, so no slot waits for a driver round trip) and may read it at any time,
+  so it should be cheap (cache a scheduler query).
 - ``close()`` is idempotent and releases only what the pool itself created: a
   cluster, client or runtime passed in by the caller is never torn down.
+
+A future that never completes does not hang the driver: when the sweep has a per-run
+``timeout``, a batch that outlives its runs' deadlines plus a grace is recorded
+``lost`` and resubmitted; without one, a pool that goes quiet is reported.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, ClassVar
@@ -56,12 +66,12 @@ class Pool(ABC):
         return 1
 
     @abstractmethod
-    def submit(self, spec: RunSpec) -> Future[RunOutcome]:
-        """Start running ``spec`` now; the future resolves to its RunOutcome."""
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
+        """Start running the batch ``specs``; the future resolves to one outcome per spec.
 
-    @abstractmethod
-    def as_completed(self, futures: Iterable[Future[RunOutcome]]) -> Iterator[Future[RunOutcome]]:
-        """Yield ``futures`` as they complete."""
+        The outcomes are those of ``gmat_sweep.worker.execute_batch(specs,
+        reuse_gmat_context=self.reuse_gmat_context)``, in the order of ``specs``.
+        """
 
     def options(self) -> Mapping[str, Any]:
         """JSON-serialisable description of how this pool was configured.

@@ -12,11 +12,12 @@ A plugin's tests subclass the suites and implement ``make_pool``::
         def make_pool(self):
             return MyPool(workers=2)
 
-- :class:`PoolContractSuite` checks transport only and is fast: futures resolve to
-  the outcome ``execute_run`` produced, every future is yielded once, GMAT crashes
-  and timeouts come back as outcomes, ``close()`` is idempotent.
+- :class:`PoolContractSuite` checks transport only and is fast: a batch's future
+  resolves to the outcomes ``execute_batch`` produced, in order; every batch comes back
+  (within a bounded time: a pool that never completes a future fails, it does not
+  hang); GMAT crashes and timeouts come back as outcomes; ``close()`` is idempotent.
 - :class:`PoolEquivalenceSuite` runs the 16-run grid, the 32-run Monte Carlo and the
-  16-run Latin hypercube on your pool and on ``LocalJoblibPool`` and requires
+  16-run Latin hypercube on your pool and on ``LocalPool`` and requires
   bit-equal DataFrames and equivalent manifests. A sweep with no ok run fails.
 
 GMAT: by default the suites run on the stand-in GMAT install, created once per
@@ -48,6 +49,7 @@ from gmat_sweep.spec import RunOutcome, RunSpec, Status
 __all__ = [
     "CRASH_SMA",
     "HANG_SMA",
+    "KIT_WAIT_S",
     "PoolContractSuite",
     "PoolEquivalenceSuite",
     "kit_gmat_root",
@@ -57,6 +59,9 @@ __all__ = [
 CRASH_SMA = 6666.0
 HANG_SMA = 7777.0
 _TIMEOUT_S = 4.0
+#: How long the contract suite waits for a pool's batches before failing the test
+#: (a suite's ``wait_s`` class attribute overrides it).
+KIT_WAIT_S = 300.0
 _REAL_GMAT_ENV = "GMAT_ROOT"
 # The GMAT the user pointed at when the kit was imported (before any test ran).
 _USER_GMAT_ROOT = os.environ.get(_REAL_GMAT_ENV) or None
@@ -121,6 +126,8 @@ class PoolContractSuite(_KitBase):
     """
 
     isolates_runs = True
+    #: Seconds to wait for submitted batches before failing (a pool that never completes).
+    wait_s = KIT_WAIT_S
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -142,7 +149,7 @@ class PoolContractSuite(_KitBase):
         return tmp_path
 
     def _spec(self, out: Path, run_id: int, sma: float, timeout: float | None = None) -> RunSpec:
-        from gmat_sweep.orchestrator import canonical_sha256
+        from gmat_sweep.preflight import canonical_sha256
         from gmat_sweep.testing import kit_script
 
         script = kit_script()
@@ -155,13 +162,39 @@ class PoolContractSuite(_KitBase):
             script_sha256=canonical_sha256(script.read_text()),
         )
 
-    def _collect(self, pool: Pool, specs: list[RunSpec]) -> dict[int, RunOutcome]:
-        futures = {pool.submit(s): s for s in specs}
+    def _collect(self, pool: Pool, batches: list[list[RunSpec]]) -> dict[int, RunOutcome]:
+        """Submit every batch, wait (bounded) for all, check each came back whole and in order."""
+        import concurrent.futures
+
+        futures = [pool.submit(batch) for batch in batches]
+        _done, pending = concurrent.futures.wait(futures, timeout=self.wait_s)
+        if pending:
+            missing = [
+                [s.run_id for s in batch]
+                for batch, f in zip(batches, futures, strict=True)
+                if f in pending
+            ]
+            pytest.fail(
+                f"{len(pending)} of {len(futures)} submitted batches never completed within "
+                f"{self.wait_s:.0f} s (runs {missing}); a pool's future must finish with the "
+                "batch's outcomes or raise when the batch is lost"
+            )
         seen: dict[int, RunOutcome] = {}
-        for future in pool.as_completed(list(futures)):
-            outcome = future.result(timeout=300)
-            assert outcome.run_id not in seen, f"as_completed yielded run {outcome.run_id} twice"
-            seen[outcome.run_id] = outcome
+        for batch, future in zip(batches, futures, strict=True):
+            outcomes = future.result()
+            assert isinstance(outcomes, list) and len(outcomes) == len(batch), (
+                f"the future of a batch of {len(batch)} runs resolved to {outcomes!r}, not a "
+                "list of one RunOutcome per run"
+            )
+            for spec, outcome in zip(batch, outcomes, strict=True):
+                assert isinstance(outcome, RunOutcome), f"{outcome!r} is not a RunOutcome"
+                assert (outcome.run_id, outcome.attempt) == (spec.run_id, spec.attempt), (
+                    f"run {spec.run_id} attempt {spec.attempt} came back as run "
+                    f"{outcome.run_id} attempt {outcome.attempt}: outcomes out of order or "
+                    "mixed up between batches"
+                )
+                assert outcome.run_id not in seen, f"run {outcome.run_id} came back twice"
+                seen[outcome.run_id] = outcome
         return seen
 
     def _skip_unless_isolated(self, knob: str) -> None:
@@ -183,40 +216,46 @@ class PoolContractSuite(_KitBase):
         assert isinstance(type(pool).description, str) and type(pool).description
 
     def test_submit_runs_the_spec_and_returns_its_outcome(self, pool: Pool, out_dir: Path) -> None:
-        """One spec in, the RunOutcome that ``execute_run`` produced out, with its outputs on disk.
+        """A batch of one in, the RunOutcome that ``execute_batch`` produced out, outputs on disk.
 
-        Fails when the pool does not call ``gmat_sweep.worker.execute_run(spec,
+        Fails when the pool does not call ``gmat_sweep.worker.execute_batch(specs,
         reuse_gmat_context=...)`` in its worker, when workers lack ``GMAT_ROOT``
         (status failed, GmatNotFoundError), or when workers cannot see ``out_dir``.
         """
-        outcome = self._collect(pool, [self._spec(out_dir, 3, 7000.0)])[3]
+        outcome = self._collect(pool, [[self._spec(out_dir, 3, 7000.0)]])[3]
         assert isinstance(outcome, RunOutcome)
         assert outcome.status is Status.OK, outcome.error
         assert outcome.run_id == 3 and outcome.attempt == 1
         assert outcome.outputs and all((out_dir / p).is_file() for p in outcome.outputs.values())
 
-    def test_as_completed_yields_every_future_exactly_once(self, pool: Pool, out_dir: Path) -> None:
-        """Submit more runs than capacity; every one must come back, once, with its own id.
+    def test_every_batch_comes_back_whole_and_in_order(self, pool: Pool, out_dir: Path) -> None:
+        """Submit more batches than capacity, of several sizes; every run must come back once.
 
-        Fails when ``as_completed`` drops or repeats futures, or when the pool
-        mixes up which outcome belongs to which spec.
+        Fails when a future never completes (within ``KIT_WAIT_S``), when a batch's
+        outcomes are not one per spec in the order given, or when the pool mixes up
+        which outcome belongs to which spec.
         """
-        n = pool.capacity * 2 + 1
-        specs = [self._spec(out_dir, i, 7000.0 + 10 * i) for i in range(n)]
-        outcomes = self._collect(pool, specs)
-        assert sorted(outcomes) == list(range(n))
-        assert all(o.status is Status.OK for o in outcomes.values())
+        n_batches = pool.capacity * 2 + 1
+        batches = [
+            [self._spec(out_dir, 10 * b + i, 7000.0 + 10 * b + i) for i in range(1 + b % 3)]
+            for b in range(n_batches)
+        ]
+        outcomes = self._collect(pool, batches)
+        expected = sorted(s.run_id for batch in batches for s in batch)
+        assert sorted(outcomes) == expected
+        bad = {r: o.error for r, o in outcomes.items() if o.status is not Status.OK}
+        assert not bad, f"runs that did not end ok: {bad}"
 
     def test_a_gmat_crash_comes_back_as_a_crashed_outcome(self, pool: Pool, out_dir: Path) -> None:
         """A run whose GMAT process dies must resolve to status ``crashed``, not raise.
 
-        A raising future means "the backend lost the run" and would be retried;
-        hiding the crash as ok or failed loses the reason. Neighbouring runs must
-        be unaffected. (Skipped on real GMAT: it cannot be told to crash.)
+        A raising future means "the backend lost the batch" and would be retried;
+        hiding the crash as ok or failed loses the reason. The next run of the same
+        batch must be unaffected. (Skipped on real GMAT: it cannot be told to crash.)
         """
         self._skip_unless_isolated("crash")
         outcomes = self._collect(
-            pool, [self._spec(out_dir, 0, CRASH_SMA), self._spec(out_dir, 1, 7000.0)]
+            pool, [[self._spec(out_dir, 0, CRASH_SMA), self._spec(out_dir, 1, 7000.0)]]
         )
         assert outcomes[0].status is Status.CRASHED, outcomes[0]
         assert outcomes[1].status is Status.OK, outcomes[1].error
@@ -228,14 +267,17 @@ class PoolContractSuite(_KitBase):
         its own shorter deadline. (Skipped on real GMAT.)
         """
         self._skip_unless_isolated("hang")
-        outcome = self._collect(pool, [self._spec(out_dir, 0, HANG_SMA, timeout=_TIMEOUT_S)])[0]
+        outcome = self._collect(pool, [[self._spec(out_dir, 0, HANG_SMA, timeout=_TIMEOUT_S)]])[0]
         assert outcome.status is Status.TIMEOUT, outcome
 
     def test_close_is_idempotent(self) -> None:
-        """``close()`` twice, and via the context manager, must not raise."""
+        """``close()`` twice, and via the context manager, must not raise.
+
+        ``with pool as p`` must give the pool itself.
+        """
         pool = self.make_pool()
-        with pool:
-            pass
+        with pool as entered:
+            assert entered is pool, "Pool.__enter__ must return the pool itself"
         pool.close()
         pool.close()
 
@@ -243,7 +285,7 @@ class PoolContractSuite(_KitBase):
 class PoolEquivalenceSuite(_KitBase):
     """The backend never changes the answer. Subclass and implement ``make_pool``.
 
-    Runs each reference design on your pool and on ``LocalJoblibPool(2)``; the
+    Runs each reference design on your pool and on ``LocalPool(2)``; the
     reference results are computed once per process.
     """
 
@@ -264,7 +306,7 @@ class PoolEquivalenceSuite(_KitBase):
         assert_sweeps_equal(out, reference)
 
     def test_grid_16_runs_is_bit_equal_to_local(self, tmp_path: Path) -> None:
-        """16-run full factorial over Sat.SMA x Sat.INC, compared with LocalJoblibPool.
+        """16-run full factorial over Sat.SMA x Sat.INC, compared with LocalPool.
 
         A DataFrame difference means outputs were mixed up between runs, a run was
         dropped or run with other values; a manifest difference names the field.
@@ -284,20 +326,20 @@ class PoolEquivalenceSuite(_KitBase):
         self._sweep_both("latin_hypercube", tmp_path)
 
 
-# Reference sweeps on LocalJoblibPool(2), run once per process, kind and GMAT install.
+# Reference sweeps on LocalPool(2), run once per process, kind and GMAT install.
 _REFERENCES: dict[tuple[str, str], Path] = {}
 
 
 def _reference_sweep(kind: str) -> Path:
     from gmat_sweep.orchestrator import Sweep
-    from gmat_sweep.pools.local import LocalJoblibPool
+    from gmat_sweep.pools.local import LocalPool
     from gmat_sweep.testing import kit_script
 
     key = (kind, str(kit_gmat_root()))
     if key not in _REFERENCES:
         out = Path(tempfile.mkdtemp(prefix=f"gmat-sweep-kit-reference-{kind}-"))
         atexit.register(shutil.rmtree, out, True)
-        with LocalJoblibPool(2) as local:
+        with LocalPool(2) as local:
             Sweep(
                 kit_script(),
                 reference_design(kind),
