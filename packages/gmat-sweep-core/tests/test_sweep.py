@@ -33,9 +33,7 @@ def pool() -> LocalPool:
         yield p
 
 
-def test_grid_sweep_returns_one_tidy_dataframe(
-    gmat: Path, tmp_path: Path, pool: LocalPool
-) -> None:
+def test_grid_sweep_returns_one_tidy_dataframe(gmat: Path, tmp_path: Path, pool: LocalPool) -> None:
     out = tmp_path / "out"
     df = sweep(SCRIPT, grid=GRID, backend=pool, out=out)
 
@@ -171,9 +169,7 @@ def test_report_without_epoch_column_is_indexed_by_row_number(
     assert str(df.index.get_level_values("time").dtype) == "Int64"
 
 
-def test_several_reports_are_chosen_by_name(
-    gmat: Path, tmp_path: Path, pool: LocalPool
-) -> None:
+def test_several_reports_are_chosen_by_name(gmat: Path, tmp_path: Path, pool: LocalPool) -> None:
     script = tmp_path / "two.script"
     extra = (
         "Create ReportFile Short;\nGMAT Short.Filename = 'short.txt';\n"
@@ -234,9 +230,7 @@ def test_a_new_sweep_never_overwrites_an_existing_one(
     assert df["Sat.SMA"].iloc[0] == pytest.approx(7100.0)
 
 
-def test_extend_matches_a_fresh_larger_sweep(
-    gmat: Path, tmp_path: Path, pool: LocalPool
-) -> None:
+def test_extend_matches_a_fresh_larger_sweep(gmat: Path, tmp_path: Path, pool: LocalPool) -> None:
     perturb = {"Sat.SMA": ("uniform", 6900, 7300), "Sat.INC": ("normal", 51.6, 0.5)}
     monte_carlo(SCRIPT, 4, perturb, seed=11, backend=pool, out=tmp_path / "small")
     extended = Sweep.from_manifest(tmp_path / "small", backend=pool).extend(3)

@@ -88,7 +88,7 @@ def test_capacity_follows_the_cluster_as_it_scales(slow_gmat: Path, tmp_path: Pa
         time.sleep(0.6)  # past the capacity cache
         assert pool.capacity == 2
     assert (df["__status"] == "ok").all()
-    workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("gmat-sweep-run-")}
+    workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("gmat-sweep-runs-")}
     assert len(workers) == 2, "the worker that joined mid-sweep got no runs"
 
 

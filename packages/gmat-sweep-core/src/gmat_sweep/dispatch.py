@@ -83,7 +83,7 @@ class BatchSizer:
             return
         mean = max(sum(durations) / len(durations), 1e-6)
         self.run_s = mean if self.run_s is None else 0.7 * self.run_s + 0.3 * mean
-        ideal = max(1, min(self.max_size, int(self.target_s / self.run_s)))
+        ideal = max(1, min(self.max_size, round(self.target_s / self.run_s)))
         self.size = min(ideal, 2 * self.size)
 
     def next_size(self, remaining: int, capacity: int) -> int:

@@ -25,9 +25,9 @@ __all__ = ["FakeGmatRule", "make_fake_gmat_install"]
 
 _TEMPLATE = Path(__file__).parent / "_fake_gmat_install"
 _CONFIG = Path("bin") / "fake_gmat_config.json"
-_ACTIONS = ("fail", "crash", "hang", "sleep")
+_ACTIONS = ("fail", "crash", "hang", "sleep", "wait")
 
-Action = Literal["fail", "crash", "hang", "sleep"]
+Action = Literal["fail", "crash", "hang", "sleep", "wait"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,11 @@ class FakeGmatRule:
             relative 1e-9. An empty mapping matches every run.
         action: ``"fail"`` (RunScript returns a failure status and logs why),
             ``"crash"`` (the process dies of SIGSEGV, like a segfault in GMAT),
-            ``"hang"`` (RunScript never returns), or ``"sleep"`` (burn ``seconds`` of
-            CPU, then run normally).
-        seconds: how long ``"sleep"`` takes.
+            ``"hang"`` (RunScript never returns), ``"sleep"`` (burn ``seconds`` of
+            CPU, then run normally), or ``"wait"`` (idle ``seconds`` without using the
+            CPU, then run normally: a stand-in for work done elsewhere, e.g. remote
+            slots simulated on a small machine).
+        seconds: how long ``"sleep"`` or ``"wait"`` takes.
     """
 
     when: Mapping[str, float | int | str | bool] = field(default_factory=dict)

@@ -22,7 +22,7 @@ from typing import Union
 __all__ = ["CONFIG_NAME", "Config", "Rule", "busy_wait", "load_config"]
 
 CONFIG_NAME = "fake_gmat_config.json"
-ACTIONS = ("fail", "crash", "hang", "sleep")
+ACTIONS = ("fail", "crash", "hang", "sleep", "wait")
 
 Scalar = Union[float, int, str, bool]
 # Reads a dotted path ("Sat.SMA", "TOF", "TOF.Value"); None when it does not resolve.

@@ -173,6 +173,8 @@ class Engine:
         for rule in matching:
             if rule.action == "sleep":
                 _config.busy_wait(rule.seconds)
+            elif rule.action == "wait":
+                time.sleep(rule.seconds)
             elif rule.action == "fail":
                 self.log.error(
                     "Propagate Command Exception: injected failure (fake GMAT rule matched "

@@ -1,0 +1,397 @@
+"""Throughput figures: gmat-sweep against the physical limit, and each backend against local.
+
+Usage (from the repository root, after ``source scripts/_venv.sh``)::
+
+    GMAT_ROOT=<real GMAT> python bench/throughput.py real   # sweep() vs W bare gmat-run loops
+    python bench/throughput.py pools                         # warm pools vs local, stand-in
+    python bench/throughput.py user-dask                     # 16-worker LocalCluster, 0.5 s runs
+    python bench/throughput.py efficiency                    # 100 x 0.2 s, whole call
+    python bench/throughput.py ceiling                       # runs that cost nothing
+    python bench/throughput.py real pools --record           # append to bench/RESULTS.md
+
+The machine is shared and noisy, so every figure is a ratio of two measurements taken side
+by side: each pair runs its two sides one after the other in fresh interpreters, pairs
+alternate which side goes first, and the median of the pairs is reported with the spread.
+
+- ``real``: the physical limit is W fresh, bare gmat-run processes side by side, each doing
+  its share of the runs from a cold GMAT (bootstrap, then ``Mission.load``, set ``Sat.SMA``,
+  ``run()``, read the report); against it, the whole ``sweep()`` call of the same grid with
+  W workers, and the reference gmat-sweep 0.6.0 (its own venv, built on first use in
+  ``~/.cache/gmat-sweep/bench-reference-0.6.0``). Mission: ``bench/leo_1h.script``.
+- ``pools``: stand-in GMAT (runs of ~35 ms), 2 workers, each pool started and warmed
+  before the timed sweep; runs/s of Dask, Ray and Slurm (jobs mode) over local's.
+- ``user-dask``: a user's ``LocalCluster(n_workers=16)`` passed in as ``client=``, runs
+  that idle 0.5 s in GMAT's place (the stand-in's ``wait`` rule): runs/s over the 32 the
+  slots allow, ours and the reference's on the same kind of cluster.
+- ``efficiency``: 100 runs of 0.2 s, the whole call including pool start, ideal/wall.
+- ``ceiling``: an in-process pool whose batches complete at once: the driver's runs/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+WORKERS = 2
+REFERENCE_VENV = Path.home() / ".cache" / "gmat-sweep" / "bench-reference-0.6.0"
+MISSION = HERE / "leo_1h.script"
+
+
+def _smas(n: int) -> list[float]:
+    return [6900.0 + 400.0 * i / max(n - 1, 1) for i in range(n)]
+
+
+# -- children (each in a fresh interpreter) ------------------------------------------------
+
+
+def child_bare(args: dict[str, Any]) -> dict[str, Any]:
+    """One bare gmat-run loop from a cold GMAT: what GMAT alone costs for these runs."""
+    from gmat_run import Mission, bootstrap, locate_gmat
+
+    bootstrap(locate_gmat())
+    work = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-bare-"))
+    for sma in args["smas"]:
+        mission = Mission.load(args["script"])
+        mission["Sat.SMA"] = sma
+        frame = mission.run(working_dir=work, overwrite=True).reports["OrbitReport"]
+        assert len(frame) > 0
+    return {}
+
+
+def child_ours(args: dict[str, Any]) -> dict[str, Any]:
+    """The whole sweep() call (or Sweep.run with a pool started and warmed beforehand)."""
+    from gmat_sweep import sweep
+
+    out = Path(args["tmp"]) / "out"
+    with _our_pool(args["pool"], Path(args["tmp"]), args.get("pool_options", {})) as pool:
+        if args.get("warm"):
+            sweep(args["script"], grid={"Sat.SMA": _smas(4 * WORKERS)}, backend=pool,
+                  out=Path(args["tmp"]) / "warm", progress=False)  # fmt: skip
+        t0 = time.perf_counter()
+        df = sweep(args["script"], grid={"Sat.SMA": _smas(args["n"])}, backend=pool, out=out,
+                   progress=False)  # fmt: skip
+        wall = time.perf_counter() - t0
+    assert (df["__status"] == "ok").all(), df["__status"].value_counts()
+    return {"wall_s": wall}
+
+
+def child_user_dask(args: dict[str, Any]) -> dict[str, Any]:
+    """Ours or the reference's sweep() on a user's 16-worker LocalCluster (client=)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=args["workers"], threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                           worker_dashboard_address="127.0.0.1:0")  # fmt: skip
+    client = Client(cluster)
+    try:
+        if args["which"] == "ours":
+            from gmat_sweep_dask import DaskPool
+
+            pool = DaskPool(client=client)
+        else:
+            from gmat_sweep.backends.dask import DaskPool as RefDaskPool  # type: ignore
+
+            pool = RefDaskPool(client=client)
+        from gmat_sweep import sweep
+
+        t0 = time.perf_counter()
+        df = sweep(args["script"], grid={"Sat.SMA": _smas(args["n"])}, backend=pool,
+                   out=Path(args["tmp"]) / "out")  # fmt: skip
+        wall = time.perf_counter() - t0
+        pool.close()
+    finally:
+        client.close()
+        cluster.close()
+    assert (df["__status"] == "ok").all()
+    return {"wall_s": wall}
+
+
+def child_reference(args: dict[str, Any]) -> dict[str, Any]:
+    """The reference gmat-sweep 0.6.0's whole sweep() call with its local pool."""
+    from gmat_sweep import sweep
+    from gmat_sweep.backends.joblib import LocalJoblibPool  # type: ignore
+
+    t0 = time.perf_counter()
+    pool = LocalJoblibPool(max_workers=WORKERS)
+    df = sweep(args["script"], grid={"Sat.SMA": _smas(args["n"])}, backend=pool,
+               out=Path(args["tmp"]) / "out")  # fmt: skip
+    wall = time.perf_counter() - t0
+    assert (df["__status"] == "ok").all()
+    return {"wall_s": wall}
+
+
+def child_ceiling(args: dict[str, Any]) -> dict[str, Any]:
+    """Sweep.run on a pool whose batches complete at once: the driver's own ceiling."""
+    from concurrent.futures import Future
+
+    from gmat_sweep import Grid, Pool, RunOutcome, Status, Sweep
+
+    class InstantPool(Pool):
+        name = "instant"
+        description = "completes every batch at once"
+
+        @property
+        def capacity(self) -> int:
+            return 64
+
+        def submit(self, specs: Any) -> Future[list[RunOutcome]]:
+            done: Future[list[RunOutcome]] = Future()
+            done.set_result([RunOutcome(s.run_id, s.attempt, Status.OK, duration_s=1e-5)
+                             for s in specs])  # fmt: skip
+            return done
+
+    n = args["n"]
+    design = Grid({"Sat.SMA": _smas(n)})
+    t0 = time.perf_counter()
+    Sweep(args["script"], design, out=Path(args["tmp"]) / "out", backend=InstantPool(),
+          progress=False, validate=False).run()  # fmt: skip
+    return {"wall_s": time.perf_counter() - t0}
+
+
+CHILDREN = {"bare": child_bare, "ours": child_ours, "user-dask": child_user_dask,
+            "reference": child_reference, "ceiling": child_ceiling}  # fmt: skip
+
+
+def _our_pool(kind: str, tmp: Path, options: dict[str, Any]) -> Any:
+    import contextlib
+
+    if kind == "default":  # sweep() makes its own pool (LocalPool on every core)
+        return contextlib.nullcontext(None)
+    sys.path.insert(0, str(HERE))
+    from bench import _pool  # the pools bench.py starts, on loopback
+
+    return _pool(kind, tmp, **options)
+
+
+# -- the parent ----------------------------------------------------------------------------
+
+
+def _child(name: str, args: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
+    """Run one child in a fresh interpreter; return its result and wall time from spawn."""
+    with tempfile.TemporaryDirectory(prefix="gmat-sweep-bench-") as tmp:
+        payload = json.dumps({**args, "tmp": tmp})
+        t0 = time.perf_counter()
+        done = subprocess.run([python, str(Path(__file__).resolve()), "--child", name, payload],
+                              capture_output=True, text=True)  # fmt: skip
+        spawn_wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"bench child {name} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["spawn_wall_s"] = spawn_wall
+    return result
+
+
+def _limit(n: int) -> float:
+    """Wall time of W bare gmat-run processes side by side, from spawn to the last exit."""
+    smas = _smas(n)
+    with tempfile.TemporaryDirectory(prefix="gmat-sweep-bench-") as tmp:
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", "bare",
+                              json.dumps({"script": str(MISSION), "smas": smas[w::WORKERS],
+                                          "tmp": tmp})], stdout=subprocess.DEVNULL)
+            for w in range(WORKERS)
+        ]  # fmt: skip
+        codes = [p.wait() for p in procs]
+        wall = time.perf_counter() - t0
+    if any(codes):
+        raise SystemExit(f"a bare gmat-run loop failed: exit codes {codes}")
+    return wall
+
+
+def _reference_python() -> str:
+    python = REFERENCE_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"==> building the reference venv {REFERENCE_VENV}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(REFERENCE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "gmat-sweep==0.6.0",
+                        "distributed", "bokeh!=3.0.*"], check=True)  # fmt: skip
+    return str(python)
+
+
+def _ratio_summary(ratios: list[float]) -> str:
+    return (
+        f"median {statistics.median(ratios):.3f} (pairs: {', '.join(f'{r:.3f}' for r in ratios)})"
+    )
+
+
+def figure_real(pairs: int) -> list[tuple[str, str]]:
+    if not os.environ.get("GMAT_ROOT"):
+        raise SystemExit("real: set GMAT_ROOT to a real GMAT install (scripts/build_real_gmat.sh)")
+    rows = []
+    reference = _reference_python()
+    for n in (600, 200):
+        ours, ref = [], []
+        for pair in range(pairs):
+            order = (
+                ("limit", "ours", "reference") if pair % 2 == 0 else ("ours", "limit", "reference")
+            )
+            walls: dict[str, float] = {}
+            for side in order:
+                if side == "limit":
+                    walls[side] = _limit(n)
+                elif side == "ours":
+                    walls[side] = _child(
+                        "ours", {"script": str(MISSION), "n": n, "pool": "default"}
+                    )["wall_s"]
+                elif n == 600 or pair == 0:
+                    walls[side] = _child(
+                        "reference", {"script": str(MISSION), "n": n}, python=reference
+                    )["wall_s"]
+            ours.append(walls["limit"] / walls["ours"])
+            if "reference" in walls:
+                ref.append(walls["limit"] / walls["reference"])
+            print(f"    real {n}: {walls}", file=sys.stderr, flush=True)
+        rows.append(
+            (f"real GMAT, {n}-run grid, {WORKERS} workers: sweep() / limit", _ratio_summary(ours))
+        )
+        rows.append((f"real GMAT, {n}-run grid: reference 0.6.0 / limit", _ratio_summary(ref)))
+    return rows
+
+
+def figure_pools(pairs: int, pools: list[str]) -> list[tuple[str, str]]:
+    from gmat_sweep.demo import example_script
+
+    os.environ.setdefault("GMAT_ROOT", _stand_in())
+    rows = []
+    for kind in pools:
+        ratios = []
+        for pair in range(pairs):
+            sides = ("local", kind) if pair % 2 == 0 else (kind, "local")
+            walls = {s: _child("ours", {"script": str(example_script()), "n": 600, "pool": s,
+                                        "warm": True})["wall_s"] for s in sides}  # fmt: skip
+            ratios.append(walls["local"] / walls[kind])
+            print(f"    pools {kind}: {walls}", file=sys.stderr, flush=True)
+        rows.append(
+            (f"stand-in 600 runs, warm pools: {kind} runs/s / local runs/s", _ratio_summary(ratios))
+        )
+    return rows
+
+
+def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
+    from gmat_sweep.demo import example_script
+
+    os.environ["GMAT_ROOT"] = _stand_in(wait_s=0.5)
+    reference = _reference_python()
+    n, workers = 480, 16
+    ours, ref, vs = [], [], []
+    for pair in range(pairs):
+        args = {"script": str(example_script()), "n": n, "workers": workers}
+        w_ours = _child("user-dask", {**args, "which": "ours"})["wall_s"]
+        w_ref = (
+            _child("user-dask", {**args, "which": "reference", "n": n // 4}, python=reference)[
+                "wall_s"
+            ]
+            if pair == 0
+            else None
+        )
+        ours.append(n / w_ours / (workers / 0.5))
+        if w_ref is not None:
+            ref.append(n // 4 / w_ref / (workers / 0.5))
+        print(
+            f"    user-dask: ours {w_ours:.1f} s for {n}, reference {w_ref}",
+            file=sys.stderr,
+            flush=True,
+        )
+    vs = [o / ref[0] for o in ours]
+    return [
+        (f"user LocalCluster x{workers}, 0.5 s runs: ours runs/s / 32", _ratio_summary(ours)),
+        (f"same, reference 0.6.0 runs/s / 32 ({n // 4} runs)", _ratio_summary(ref)),
+        ("same, ours / reference", _ratio_summary(vs)),
+    ]
+
+
+def figure_efficiency(pairs: int, pools: list[str]) -> list[tuple[str, str]]:
+    from gmat_sweep.demo import example_script
+
+    # Runs of 0.2 s: the stand-in's own ~35 ms plus a CPU-burning run cost.
+    os.environ["GMAT_ROOT"] = _stand_in(run_cost_s=0.165)
+    run_s = float(subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench; "
+         "print(bench._engine_time(20))"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1])  # fmt: skip
+    n = 100
+    rows = []
+    for kind in pools:
+        effs = []
+        for _ in range(pairs):
+            wall = _child("ours", {"script": str(example_script()), "n": n, "pool": kind})["wall_s"]
+            effs.append(n * run_s / WORKERS / wall)
+        rows.append(
+            (f"efficiency, {n} runs of {run_s:.3f} s, whole call: {kind}", _ratio_summary(effs))
+        )
+    return rows
+
+
+def figure_ceiling(pairs: int) -> list[tuple[str, str]]:
+    from gmat_sweep.demo import example_script
+
+    n = 200_000
+    rates = [
+        n / _child("ceiling", {"script": str(example_script()), "n": n})["wall_s"]
+        for _ in range(pairs)
+    ]
+    return [
+        (
+            f"driver ceiling, {n} runs that cost nothing: runs/s",
+            f"median {statistics.median(rates):.0f} ({', '.join(f'{r:.0f}' for r in rates)})",
+        )
+    ]
+
+
+def _stand_in(**knobs: float) -> str:
+    from gmat_sweep.testing import FakeGmatRule, make_fake_gmat_install
+
+    rules = [FakeGmatRule(action="wait", seconds=knobs.pop("wait_s"))] if "wait_s" in knobs else []
+    root = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-gmat-")) / "GMAT"
+    return str(make_fake_gmat_install(root, rules=rules, **knobs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "figures", nargs="+", choices=["real", "pools", "user-dask", "efficiency", "ceiling"]
+    )
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--pools", nargs="+", default=["dask", "ray", "slurm"])
+    parser.add_argument("--record", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("payload", nargs="?", help=argparse.SUPPRESS)
+    if "--child" in sys.argv:
+        name, payload = sys.argv[2], sys.argv[3]
+        print(json.dumps(CHILDREN[name](json.loads(payload))))
+        return
+    args = parser.parse_args()
+    rows: list[tuple[str, str]] = []
+    for figure in args.figures:
+        if figure == "real":
+            rows += figure_real(args.pairs)
+        elif figure == "pools":
+            rows += figure_pools(args.pairs, args.pools)
+        elif figure == "user-dask":
+            rows += figure_user_dask(args.pairs)
+        elif figure == "efficiency":
+            rows += figure_efficiency(args.pairs, ["local", "dask"])
+        elif figure == "ceiling":
+            rows += figure_ceiling(args.pairs)
+    table = "\n".join(["| figure | ratio |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
+    print(table)
+    if args.record:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        command = "python bench/throughput.py " + " ".join(sys.argv[1:])
+        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as handle:
+            handle.write(f"\n## {stamp}: throughput (`{command}`)\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
