@@ -130,10 +130,10 @@ class GmatHost:
     def _receive(self, timeout: float | None) -> dict[str, Any]:
         try:
             answered = self._replies.poll(timeout)
-            reply = self._replies.recv() if answered else None
+            reply: dict[str, Any] = self._replies.recv() if answered else {}
         except (EOFError, OSError) as exc:
             raise HostDied(str(exc)) from exc
-        if not answered:
+        if not answered:  # raised here: TimeoutError is an OSError, not a dead host
             raise TimeoutError
         return dict(reply)
 
