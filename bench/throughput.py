@@ -30,8 +30,10 @@ alternate which side goes first, and the median of the pairs is reported with th
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,7 +61,8 @@ def child_bare(args: dict[str, Any]) -> dict[str, Any]:
     from gmat_run import Mission, bootstrap, locate_gmat
 
     bootstrap(locate_gmat())
-    work = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-bare-"))
+    work = Path(args["tmp"]) / f"bare-{os.getpid()}"  # removed by the parent
+    work.mkdir()
     for sma in args["smas"]:
         mission = Mission.load(args["script"])
         mission["Sat.SMA"] = sma
@@ -353,8 +356,9 @@ def _stand_in(**knobs: float) -> str:
     from gmat_sweep.testing import FakeGmatRule, make_fake_gmat_install
 
     rules = [FakeGmatRule(action="wait", seconds=knobs.pop("wait_s"))] if "wait_s" in knobs else []
-    root = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-gmat-")) / "GMAT"
-    return str(make_fake_gmat_install(root, rules=rules, **knobs))
+    base = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-gmat-"))
+    atexit.register(shutil.rmtree, base, True)
+    return str(make_fake_gmat_install(base / "GMAT", rules=rules, **knobs))
 
 
 def main() -> None:
