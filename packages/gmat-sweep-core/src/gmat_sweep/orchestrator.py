@@ -21,6 +21,7 @@ import collections
 import contextlib
 import os
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -355,6 +356,9 @@ class Sweep:
         manifest = self.manifest
         assert manifest is not None
         todo = manifest.pending()
+        # The DataFrame needs pandas and pyarrow (about 0.7 s to import): import them while
+        # the runs execute instead of after the last one.
+        threading.Thread(target=_import_results_libraries, daemon=True).start()
         progress = make_progress(
             self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
         )
@@ -460,6 +464,13 @@ class Sweep:
         )
         warnings.warn(message, UserWarning, stacklevel=2)
         return message
+
+
+def _import_results_libraries() -> None:
+    with contextlib.suppress(Exception):
+        import pandas  # noqa: F401
+        import pyarrow.dataset
+        import pyarrow.parquet  # noqa: F401
 
 
 def _runs_hosts_here(pool: Pool) -> bool:
