@@ -11,7 +11,6 @@ sbatch'ed into an allocation, see test_equivalence.py).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +91,8 @@ def slurm_jobs_options() -> dict[str, Any]:
     return {
         "mode": "jobs", "n_workers": 2, "partition": PARTITION, "walltime": "00:30:00",
         "memory_per_worker": "1GiB", "interface": "lo",
-        "log_directory": str(Path(tempfile.gettempdir()) / "gmat-sweep-slurm-worker-logs"),
+        # Inside the test cluster's own directory, removed with it.
+        "log_directory": str(Path(os.environ["SLURM_CONF"]).parent / "worker-logs"),
     }  # fmt: skip
 
 

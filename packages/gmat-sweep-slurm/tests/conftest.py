@@ -7,7 +7,6 @@ directory and starts it idempotently; the session tears it down.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,5 +31,6 @@ def jobs_options() -> dict[str, object]:
         "walltime": "00:30:00",
         "memory_per_worker": "1GiB",
         "interface": "lo",
-        "log_directory": str(Path(tempfile.gettempdir()) / "gmat-sweep-slurm-worker-logs"),
+        # Inside the test cluster's own directory, removed with it.
+        "log_directory": str(Path(os.environ["SLURM_CONF"]).parent / "worker-logs"),
     }

@@ -1,6 +1,6 @@
 """The GMAT host: a child process that owns one GMAT engine and runs missions on it.
 
-Started by :mod:`gmat_sweep.worker` as ``python -m gmat_sweep.host REQ_FD RESP_FD``.
+Started by :mod:`gmat_sweep.hosts` as ``python -m gmat_sweep.host REQ_FD RESP_FD``.
 It talks over two pipes with pickled messages (``multiprocessing.connection``), so
 nothing GMAT prints can corrupt the protocol: the host's own stdout and stderr go
 to a log file, and during a run to that run's ``worker.log``.
@@ -22,7 +22,6 @@ The host exits by itself when its parent process goes away.
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import os
 import sys
@@ -39,19 +38,12 @@ __all__ = ["main", "run_mission", "serve"]
 _LOG_TAIL_CHARS = 4000
 
 
-def _watch_parent(parent_pid: int, log_path: Path | None) -> None:
-    """Exit the host when the worker that started it dies (it is re-parented)."""
+def _watch_parent(parent_pid: int) -> None:
+    """Exit the host when the process that started it dies (it is re-parented)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
-            _remove(log_path)
             os._exit(70)
-
-
-def _remove(path: Path | None) -> None:
-    if path is not None:
-        with contextlib.suppress(OSError):
-            path.unlink()
 
 
 def _redirect_output(path: Path) -> None:
@@ -205,9 +197,13 @@ def _read_tail(path: Path) -> str:
         return ""
 
 
-def serve(requests: Connection, replies: Connection, log_path: Path | None) -> None:
-    """Answer requests until ``exit`` or end of file on ``requests``."""
-    idle_log = log_path or Path(os.devnull)
+def serve(requests: Connection, replies: Connection) -> None:
+    """Answer requests until ``exit`` or end of file on ``requests``.
+
+    Between runs, GMAT's output goes to the null device: nothing reads it, and a file for
+    it would outlive a host that is killed (each run's output goes to its worker.log).
+    """
+    idle_log = Path(os.devnull)
     _redirect_output(idle_log)
     handlers = {"hello": lambda r: _hello(), "run": _run, "validate": _validate}
     while True:
@@ -230,15 +226,11 @@ def serve(requests: Connection, replies: Connection, log_path: Path | None) -> N
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     request_fd, reply_fd = int(args[0]), int(args[1])
-    log_path = Path(args[2]) if len(args) > 2 else None
     faulthandler.enable()
-    threading.Thread(target=_watch_parent, args=(os.getppid(), log_path), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     requests = Connection(request_fd, readable=True, writable=False)
     replies = Connection(reply_fd, readable=False, writable=True)
-    try:
-        serve(requests, replies, log_path)
-    finally:
-        _remove(log_path)  # also when the worker that started us was killed
+    serve(requests, replies)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,8 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import uuid
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -71,7 +68,6 @@ class GmatHost:
         self.key = key
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
-        self.log_path = Path(tempfile.gettempdir()) / f"gmat-sweep-host-{uuid.uuid4().hex}.log"
         try:
             self.process = subprocess.Popen(
                 [
@@ -80,7 +76,6 @@ class GmatHost:
                     "gmat_sweep.host",
                     str(request_read),
                     str(reply_write),
-                    str(self.log_path),
                 ],
                 pass_fds=(request_read, reply_write),
                 stdin=subprocess.DEVNULL,
@@ -153,7 +148,7 @@ class GmatHost:
             return None
 
     def close(self) -> None:
-        """Ask the host to exit (kill it if it does not); remove its idle log. Idempotent."""
+        """Ask the host to exit (kill it if it does not). Idempotent."""
         if self.alive():
             try:
                 self._requests.send({"op": "exit"})
@@ -162,7 +157,6 @@ class GmatHost:
                 self.kill()
         for conn in (self._requests, self._replies):
             conn.close()
-        self.log_path.unlink(missing_ok=True)
 
 
 _lock = threading.Lock()

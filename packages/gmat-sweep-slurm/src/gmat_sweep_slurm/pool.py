@@ -312,3 +312,5 @@ class SlurmPool(DaskPool):
                 except subprocess.TimeoutExpired:
                     self._srun.kill()
                     self._srun.wait(timeout=10)
+            if self._srun_log is not None:
+                self._srun_log.unlink(missing_ok=True)

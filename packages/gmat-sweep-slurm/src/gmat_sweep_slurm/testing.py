@@ -187,7 +187,12 @@ def down(root: Path) -> None:
 
 @contextlib.contextmanager
 def running_cluster(root: Path) -> Iterator[Path]:
-    """``up(root)``, with SLURM_CONF set in os.environ for the clients; ``down`` after."""
+    """``up(root)``, with SLURM_CONF set in os.environ for the clients; ``down`` after.
+
+    A ``root`` that did not exist before is removed afterwards (with the cluster's state,
+    spool and logs); an existing one is left in place.
+    """
+    created = not root.exists()
     conf = up(root)
     saved = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(conf)
@@ -196,6 +201,8 @@ def running_cluster(root: Path) -> Iterator[Path]:
         yield conf
     finally:
         down(root)
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
         if saved is None:
             os.environ.pop("SLURM_CONF", None)
         else:
