@@ -287,7 +287,7 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
     os.environ["GMAT_ROOT"] = _stand_in(wait_s=0.5)
     reference = _reference_python()
     n, workers = 480, 16
-    ours, ref, vs = [], [], []
+    ours, ref = [], []
     for pair in range(pairs):
         args = {"script": str(example_script()), "n": n, "workers": workers}
         w_ours = _child("user-dask", {**args, "which": "ours"})["wall_s"]

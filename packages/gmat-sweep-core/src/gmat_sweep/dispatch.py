@@ -112,6 +112,8 @@ class Dispatcher:
             orchestrator records them in the manifest there. An exception it raises
             stops the dispatch (pending batches are cancelled) and propagates.
         timeout: The runs' per-run timeout (None: none), for batch deadlines.
+        on_in_flight: Called with the number of runs in flight after each round of
+            submissions (for a progress bar).
     """
 
     def __init__(

@@ -227,7 +227,7 @@ class Sweep:
             # option must not leave a half-made sweep directory behind. GMAT bootstraps
             # in the check's host meanwhile.
             with self._pool() as pool:
-                check_out_dir(self.out, self.overwrite)
+                check_out_dir(self.out)
                 warm = _runs_hosts_here(pool)
                 if warm:
                     spares = pool.capacity - (1 if check is not None else 0)

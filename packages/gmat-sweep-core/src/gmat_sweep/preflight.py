@@ -65,19 +65,15 @@ def check_retries(max_retries: int) -> int:
     return max_retries
 
 
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Create ``out`` if needed and prove it writable.
+def check_out_dir(out: Path) -> None:
+    """Create ``out`` if needed and prove it writable (an existing sweep there is the
+    caller's check, made before anything starts).
 
     Raises:
         OutputDirError: not a directory, or not writable.
-        ManifestExistsError: it already holds a sweep and ``overwrite`` is False.
     """
-    from gmat_sweep.manifest import MANIFEST_NAME, manifest_exists_error
-
     if out.exists() and not out.is_dir():
         raise OutputDirError(f"out is not a directory: {out}. Choose a directory path.")
-    if (out / MANIFEST_NAME).exists() and not overwrite:
-        raise manifest_exists_error(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-probe-{uuid.uuid4().hex}"

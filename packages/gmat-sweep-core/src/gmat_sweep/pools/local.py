@@ -13,7 +13,7 @@ from typing import Any
 from gmat_sweep import hosts
 from gmat_sweep.pools.base import Pool
 from gmat_sweep.spec import RunOutcome, RunSpec
-from gmat_sweep.worker import execute_batch, execute_run_in_process
+from gmat_sweep.worker import execute_run, execute_run_in_process
 
 __all__ = ["DebugPool", "LocalJoblibPool", "LocalPool"]
 
@@ -99,11 +99,11 @@ class LocalPool(Pool):
                 if not future.set_running_or_notify_cancel():
                     continue
                 outcomes: list[RunOutcome] = []
-                for spec in specs:  # execute_batch, stopping early when the pool closes
+                for spec in specs:  # execute_batch's loop, stopping early when the pool closes
                     if self._closed:
                         future.set_exception(RuntimeError("the LocalPool was closed"))
                         break
-                    outcomes += execute_batch((spec,), reuse_gmat_context=self.reuse_gmat_context)
+                    outcomes.append(execute_run(spec, reuse_gmat_context=self.reuse_gmat_context))
                 else:
                     future.set_result(outcomes)
         finally:
