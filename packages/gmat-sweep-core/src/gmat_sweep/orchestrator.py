@@ -219,8 +219,7 @@ class Sweep:
 
         if self.manifest is not None:
             raise GmatSweepError("this sweep has already started; use resume() to continue it")
-        text = self._check_script()
-        sha = canonical_sha256(text)
+        sha = canonical_sha256(self._check_script())
         check = self._start_gmat_check(sha)
         try:
             # The backend is opened before anything is written: a wrong backend name or
@@ -237,7 +236,7 @@ class Sweep:
                     if check is not None
                     else "not checked"
                 )
-                self._write_new(text, gmat_version)
+                self._write_new(sha, gmat_version)
                 return self._execute(report, pool)
         finally:
             if check is not None:
@@ -316,9 +315,9 @@ class Sweep:
 
         return GmatCheck(sha) if self.validate else None
 
-    def _write_new(self, text: str, gmat_version: str) -> None:
+    def _write_new(self, sha: str, gmat_version: str) -> None:
         """Write the sweep directory: script copy, design table, manifest header."""
-        self._script_sha256 = canonical_sha256(text)
+        self._script_sha256 = sha
         if self.overwrite:
             shutil.rmtree(self.out / "runs", ignore_errors=True)
             shutil.rmtree(self.out / "script", ignore_errors=True)
