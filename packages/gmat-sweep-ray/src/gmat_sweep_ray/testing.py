@@ -12,8 +12,10 @@ Used by gmat-sweep-ray's tests and the cross-backend integration suite.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +44,8 @@ def loopback_env(home: Path) -> dict[str, str]:
     (home / "ray_bootstrap_config.yaml").write_text("{}\n")
     # Short: Ray's unix socket paths under RAY_TMPDIR must fit in 107 bytes.
     tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    # Removed when this process ends, after the runtimes it started with it are stopped.
+    atexit.register(shutil.rmtree, tmp, True)
     return {
         "HOME": str(home),
         "RAY_TMPDIR": str(tmp),
