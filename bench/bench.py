@@ -116,15 +116,15 @@ def _engine_time(reps: int = 40) -> float:
     from gmat_sweep.demo import example_script
 
     script = str(example_script())
-    work = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-engine-"))
     times = []
-    for i in range(reps + 3):
-        t0 = time.perf_counter()
-        mission = gmat_run.Mission.load(script)
-        mission["Sat.SMA"] = 7000.0 + i
-        frame = mission.run(working_dir=work, overwrite=True).reports["OrbitReport"]
-        assert len(frame) > 0
-        times.append(time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory(prefix="gmat-sweep-bench-engine-") as work:
+        for i in range(reps + 3):
+            t0 = time.perf_counter()
+            mission = gmat_run.Mission.load(script)
+            mission["Sat.SMA"] = 7000.0 + i
+            frame = mission.run(working_dir=work, overwrite=True).reports["OrbitReport"]
+            assert len(frame) > 0
+            times.append(time.perf_counter() - t0)
     return statistics.median(times[3:])
 
 
