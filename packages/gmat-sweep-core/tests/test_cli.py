@@ -27,6 +27,7 @@ from gmat_sweep.grammar import (
     parse_perturbation,
 )
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
+from gmat_sweep.results import load_results
 from gmat_sweep.testing import FakeGmatRule, kit_script
 
 SCRIPT = str(kit_script())
@@ -135,8 +136,8 @@ def test_grid_of_epochs_as_a_json_list(gmat: Path, tmp_path: Path) -> None:
         "--workers", "2",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    df = pd.read_parquet(out / "runs" / "000001" / "report__OrbitReport.parquet")
-    assert str(df["Sat.UTCGregorian"].iloc[0]) == "2026-01-02 18:30:00"
+    df = load_results(out)
+    assert str(df.loc[1].index[0]) == "2026-01-02 18:30:00"
 
 
 def test_explicit_table_from_csv(gmat: Path, tmp_path: Path) -> None:
@@ -193,7 +194,10 @@ def test_failed_runs_exit_1_with_where_to_look(
     assert f"gmat-sweep resume {out}" in result.output
     failed = _cli("show", str(out), "--failed")
     assert failed.exit_code == 0
-    assert "injected failure" in failed.output and "GmatLog.txt" in failed.output
+    assert "injected failure" in failed.output
+    log = out / "logs" / "000001-attempt1.log"
+    assert f"log: {log}" in failed.output
+    assert "==> GmatLog.txt <==" in log.read_text() and "injected failure" in log.read_text()
     allowed = _cli(*args[:-3], "--out", str(tmp_path / "p"), "--no-progress", "--allow-failures")
     assert allowed.exit_code == 0, allowed.output
 

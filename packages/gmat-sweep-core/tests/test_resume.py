@@ -13,38 +13,36 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
 from gmat_sweep import LocalPool, Sweep, load_results, monte_carlo, sweep
-from gmat_sweep.manifest import MANIFEST_NAME
+from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 from gmat_sweep.spec import RunOutcome, RunSpec
 from gmat_sweep.testing import kit_script
 
 SCRIPT = kit_script()
 
 
-def _run_lines(out: Path) -> list[dict[str, object]]:
-    path = out / MANIFEST_NAME
-    if not path.exists():
+def _run_lines(out: Path) -> list[dict[str, Any]]:
+    """The run lines the manifest has committed so far (none before it exists)."""
+    if not (out / MANIFEST_NAME).exists():
         return []
-    lines = []
-    for raw in path.read_text().splitlines():
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError:
-            continue
-        if record.get("kind") == "run":
-            lines.append(record)
-    return lines
+    return list(Manifest.load(out).run_entries())
 
 
 def _start_driver(code: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A driver that commits each wake-up's runs at once (window 0), so it can be killed
+    between groups as well as inside one."""
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=tmp_path,
+        env={**os.environ, "GMAT_SWEEP_COMMIT_WINDOW_S": "0"},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -77,9 +75,6 @@ def test_sigkill_of_the_driver_loses_nothing_and_resume_completes(
     )
     _kill_after_runs(proc, out, 3)
     finished = {int(r["run_id"]) for r in _run_lines(out) if r["status"] == "ok"}
-    stamps = {
-        r: (out / f"runs/{r:06d}/report__OrbitReport.parquet").stat().st_mtime_ns for r in finished
-    }
     assert 3 <= len(finished) < 10
 
     with LocalPool(2) as pool:
@@ -90,8 +85,10 @@ def test_sigkill_of_the_driver_loses_nothing_and_resume_completes(
     runs = _run_lines(out)
     assert sorted({int(r["run_id"]) for r in runs}) == list(range(10))
     assert all(int(r["run_id"]) not in finished for r in runs[len(finished) :])  # not rerun
-    for r, stamp in stamps.items():  # finished outputs untouched
-        assert (out / f"runs/{r:06d}/report__OrbitReport.parquet").stat().st_mtime_ns == stamp
+    # Nothing but the sweep's own files: the part files of groups the killed driver did
+    # not commit were removed when the sweep was reopened.
+    live = set(Manifest.load(out).parts["report__OrbitReport"])
+    assert {p.relative_to(out).as_posix() for p in (out / "data").rglob("part-*")} == live
 
 
 def test_unseeded_monte_carlo_resume_redraws_the_same_values(
@@ -183,11 +180,16 @@ def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) ->
         full = sweep(
             SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool, out=tmp_path / "a"
         )
-    # Pretend run 1 never finished, then move the directory elsewhere.
+    # Pretend run 1 never finished (remove its line and its rows), then move the directory.
     manifest = tmp_path / "a" / MANIFEST_NAME
     lines = manifest.read_text().splitlines(keepends=True)
-    manifest.write_text("".join(x for x in lines if '"run_id":1,' not in x))
-    shutil.rmtree(tmp_path / "a" / "runs" / "000001")
+    kept = [x for x in lines if '"run_id":1,' not in x]
+    manifest.write_text(
+        "".join(x.replace('"runs":3}', '"runs":2}') if '"kind":"commit"' in x else x for x in kept)
+    )
+    (part,) = Manifest.load(tmp_path / "a").parts["report__OrbitReport"]
+    rows = pq.read_table(tmp_path / "a" / part)
+    pq.write_table(rows.filter(pc.not_equal(rows["run_id"], 1)), tmp_path / "a" / part)
     moved = tmp_path / "elsewhere" / "b"
     shutil.move(tmp_path / "a", moved)
     # In a fresh process (as a user would): the in-process debug backend binds its

@@ -57,14 +57,15 @@ def test_grid_sweep_returns_one_tidy_dataframe(gmat: Path, tmp_path: Path, pool:
     for name in ("gmat-run", "numpy", "scipy", "pandas", "pyarrow", "python", "gmat-sweep-core"):
         assert name in header["versions"]
     assert sorted(r["run_id"] for r in runs) == [0, 1, 2, 3]
+    rows = df.groupby(level="run_id").size()
     for r in runs:
-        assert r["status"] == "ok"
-        assert r["outputs"] == {
-            "report__OrbitReport": f"runs/{r['run_id']:06d}/report__OrbitReport.parquet"
-        }
+        assert r["status"] == "ok" and r["log"] is None
+        assert r["outputs"] == {"report__OrbitReport": int(rows[r["run_id"]])}
         assert set(r["fingerprint"]) >= {"host", "python", "gmat_sweep_core", "gmat_run", "gmat"}
-        assert (out / r["outputs"]["report__OrbitReport"]).is_file()
-        assert (out / f"runs/{r['run_id']:06d}/GmatLog.txt").is_file()
+    # The sweep directory: the manifest, the script, one part file; no per-run files.
+    files = sorted(p.relative_to(out).as_posix() for p in (out / "data").rglob("*.parquet"))
+    assert files == Manifest.load(out).parts["report__OrbitReport"] and len(files) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["data", "manifest.jsonl", "script"]
 
 
 def test_same_sweep_twice_and_in_a_fresh_process_is_bit_equal(

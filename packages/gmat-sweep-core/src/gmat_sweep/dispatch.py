@@ -114,6 +114,11 @@ class Dispatcher:
         timeout: The runs' per-run timeout (None: none), for batch deadlines.
         on_in_flight: Called with the number of runs in flight after each round of
             submissions (for a progress bar).
+        tick: Called in the driver's thread whenever the loop wakes without a completion
+            and after each ``on_finished``; returns the seconds until it wants to be
+            called again (None: not before the next completion). The orchestrator
+            commits a group whose window has passed there. Exceptions propagate as
+            ``on_finished``'s do.
     """
 
     def __init__(
@@ -124,12 +129,15 @@ class Dispatcher:
         on_finished: Callable[[list[Finished]], None],
         timeout: float | None,
         on_in_flight: Callable[[int], None] | None = None,
+        tick: Callable[[], float | None] | None = None,
     ) -> None:
         self.pool = pool
         self.max_retries = max_retries
         self.on_finished = on_finished
         self.on_in_flight = on_in_flight
         self.timeout = timeout
+        self.tick = tick
+        self._tick_at: float | None = None
         self.sizer = BatchSizer()
         self._done: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._in_flight: dict[int, _Batch] = {}
@@ -164,6 +172,7 @@ class Dispatcher:
                         remaining += 1
                 if finished:
                     self.on_finished(finished)
+                    self._call_tick()
         except BaseException:
             for batch in self._in_flight.values():
                 batch.future.cancel()
@@ -228,6 +237,8 @@ class Dispatcher:
             except queue.Empty:
                 finished.extend(self._expire_overdue())
                 self._report_if_quiet()
+                if self._tick_at is not None and time.monotonic() >= self._tick_at:
+                    self._call_tick()
                 continue
             finished.extend(self._complete(batch_id))
             while True:  # every batch that is done now, in one wake-up
@@ -239,11 +250,19 @@ class Dispatcher:
             finished.extend(self._expire_overdue())
         return finished
 
+    def _call_tick(self) -> None:
+        if self.tick is None:
+            return
+        wait = self.tick()
+        self._tick_at = None if wait is None else time.monotonic() + wait
+
     def _wake_in(self) -> float:
         now = time.monotonic()
         wake = self._last_completion + self._quiet_after - now
         if self._deadlines:
             wake = min(wake, self._deadlines[0][0] - now)
+        if self._tick_at is not None:
+            wake = min(wake, self._tick_at - now)
         return max(0.01, wake)
 
     def _complete(self, batch_id: int) -> list[Finished]:

@@ -3,15 +3,15 @@
 Started by :mod:`gmat_sweep.hosts` as ``python -m gmat_sweep.host REQ_FD RESP_FD``.
 It talks over two pipes with pickled messages (``multiprocessing.connection``), so
 nothing GMAT prints can corrupt the protocol: the host's own stdout and stderr go
-to a log file, and during a run to that run's ``worker.log``.
+to the null device, and during a run to that run's ``worker.log``.
 
 Requests and replies (dicts):
 
 - ``{"op": "hello"}`` -> ``{"fingerprint": {...}, "error": str | None}``; bootstraps
   GMAT so its start-up cost is paid once per host.
 - ``{"op": "run", "script", "overrides", "workdir"}`` -> ``{"status": "ok" | "failed",
-  "outputs": {name: file name inside workdir}, "error": {...} | None,
-  "warnings": [...]}``.
+  "tables": {output key: Arrow IPC bytes}, "error": {...} | None, "warnings": [...]}``
+  (:mod:`gmat_sweep.outputs` owns the encoding); GMAT's own files stay in ``workdir``.
 - ``{"op": "validate", "script", "override_sets"}`` -> ``{"load_error": {...} | None,
   "field_errors": [{"path", "value", "message"}]}``: loads the script and applies
   each set of overrides without running, for the driver's checks before a sweep.
@@ -118,7 +118,7 @@ def _field_path(path: str) -> str:
 def run_mission(
     script: str, overrides: Mapping[str, Any], workdir: Path, *, redirect: bool = True
 ) -> dict[str, Any]:
-    """Load ``script``, apply ``overrides``, run it in ``workdir``, write Parquet outputs.
+    """Load ``script``, apply ``overrides``, run it in ``workdir``, encode its outputs.
 
     With ``redirect``, this process's stdout and stderr go to ``workdir/worker.log``
     for the duration of the run. Returns a reply dict; never raises for GMAT errors.
@@ -132,26 +132,26 @@ def run_mission(
         mission = Mission.load(script)
         _apply_overrides(mission, overrides)
         results = mission.run(working_dir=workdir, overwrite=True)
-        outputs, warnings = _write_outputs(results, workdir)
+        tables, warnings = _encode_outputs(results)
     except Exception as exc:
         traceback.print_exc()
         log = _read_tail(workdir / "GmatLog.txt")
-        return {"status": "failed", "outputs": {}, "error": _error(exc, log), "warnings": []}
+        return {"status": "failed", "tables": {}, "error": _error(exc, log), "warnings": []}
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    return {"status": "ok", "outputs": outputs, "error": None, "warnings": warnings}
+    return {"status": "ok", "tables": tables, "error": None, "warnings": warnings}
 
 
 def _run(request: Mapping[str, Any]) -> dict[str, Any]:
     return run_mission(request["script"], request["overrides"], Path(request["workdir"]))
 
 
-def _write_outputs(results: Any, workdir: Path) -> tuple[dict[str, str], list[str]]:
-    """Write every output gmat-run parsed as ``<kind>__<Name>.parquet`` in ``workdir``."""
-    from gmat_sweep._parquet import write_frame
+def _encode_outputs(results: Any) -> tuple[dict[str, bytes], list[str]]:
+    """Every output gmat-run parsed, keyed ``<kind>__<Name>``, as Arrow IPC bytes."""
+    from gmat_sweep.outputs import encode_frame
 
-    outputs: dict[str, str] = {}
+    tables: dict[str, bytes] = {}
     warnings: list[str] = []
     kinds = (
         ("report", results.reports),
@@ -165,9 +165,8 @@ def _write_outputs(results: Any, workdir: Path) -> tuple[dict[str, str], list[st
             frame = mapping[name]
             if frame.empty:
                 warnings.append(f"{kind} {name!r} is empty")
-            write_frame(frame, workdir / f"{key}.parquet")
-            outputs[key] = f"{key}.parquet"
-    return outputs, warnings
+            tables[key] = encode_frame(frame)
+    return tables, warnings
 
 
 def _validate(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,29 +1,38 @@
-"""``manifest.jsonl``: the durable record of a sweep.
+"""``manifest.jsonl``: the durable record of a sweep, and the only owner of its lines.
 
 Layout: JSON Lines, keys sorted. The first line is the header (``"kind": "header"``:
 schema version, sweep id, script, design, run count, library versions, settings).
 Every later line is appended by the driver alone and is one of:
 
 - ``"kind": "run"``: one finished attempt of one run (run_id, attempt, status,
-  overrides, seed, outputs relative to the sweep directory, timings, worker
-  fingerprint, error);
-- ``"kind": "session"``: a ``run``/``resume``/``extend`` started, with the backend
-  it used;
+  overrides, seed, the rows of each output, timings, worker fingerprint, error, and
+  ``log``: where its whole log was saved when it did not end ok);
+- ``"kind": "commit"``: closes the group of ``runs`` run lines just before it and names
+  the dataset part file (per output) that holds their rows;
+- ``"kind": "compact"``: part files of one output were merged into one;
+- ``"kind": "session"``: a ``run``/``resume``/``extend`` started, with its backend;
 - ``"kind": "extend"``: the run count grew to ``n_runs``.
 
-Lines are written whole and fsync'ed before the driver moves on (the runs that
-finished together in one group: one write and one fsync), so a driver killed at any
-instant leaves at worst a torn final line. Reading tolerates exactly
-that (and the next append cuts it off); any other unreadable line raises
+Group commit (the one rule reader and writer share): a line counts only once its
+newline is on disk, and run lines count only once the commit line that closes their
+group does. The driver writes a group's part files durably first, then the group's run
+lines and its commit line with one write and one fsync (:meth:`Manifest.commit`). A
+driver killed at any instant therefore leaves at worst an unclosed group at the end of
+the file: reading ignores it (its runs are pending again; its part files are orphans,
+never read) and the next append cuts it off. Any other unreadable line raises
 :class:`~gmat_sweep.errors.ManifestCorruptError` naming the line.
+
+In memory, a manifest keeps per run only a status code and an attempt count (a few
+bytes), plus the live part files of each output; run lines are read again from disk,
+as a stream, when someone asks for them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -35,31 +44,27 @@ if TYPE_CHECKING:
 __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
+    "STATUSES",
     "Manifest",
-    "RunRecord",
+    "iter_records",
     "manifest_exists_error",
     "run_record",
 ]
 
 MANIFEST_NAME = "manifest.jsonl"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Run statuses by code (code 0: the run has no committed attempt).
+STATUSES = ("", "ok", "failed", "timeout", "crashed", "lost")
+_CODE = {name: code for code, name in enumerate(STATUSES) if name}
+_RUN_KEYS = ("run_id", "attempt", "status")
 
 
 def _dumps(record: Mapping[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-@dataclass
-class RunRecord:
-    """The latest attempt of one run, as much of it as the driver keeps in memory."""
-
-    status: str
-    attempts: int
-    outputs: dict[str, str] = field(default_factory=dict)
-
-
 class Manifest:
-    """An open manifest: its header, the latest state of every run, and appends.
+    """An open manifest: its header, the state of every run, the live part files.
 
     Use :meth:`create` for a new sweep and :meth:`load` for an existing one.
     """
@@ -68,8 +73,12 @@ class Manifest:
         self.path = path
         self.header = header
         self.fsync = fsync
-        self.runs: dict[int, RunRecord] = {}
         self.n_runs: int = int(header.get("n_runs", 0))
+        self._status = bytearray()
+        self._attempts = array("I")
+        #: Live dataset part files per output key, in commit order (paths relative to out).
+        self.parts: dict[str, list[str]] = {}
+        self._committed_bytes: int | None = None  # where the committed lines end on disk
         self._file: IO[str] | None = None
 
     # -- opening ---------------------------------------------------------------
@@ -102,67 +111,89 @@ class Manifest:
                 f"cannot write the sweep's manifest in {out_dir}: {exc}. "
                 "Choose an out directory you can write to."
             ) from exc
-        return cls(path, header, fsync=fsync)
+        manifest = cls(path, header, fsync=fsync)
+        manifest._committed_bytes = path.stat().st_size
+        return manifest
 
     @classmethod
     def load(cls, out_dir: Path, *, fsync: bool = True) -> Manifest:
-        """Read the manifest in ``out_dir``: header and the latest state of each run.
+        """Read the manifest in ``out_dir``: header, state of each run, live part files.
 
         Raises:
             FileNotFoundError: there is no manifest in ``out_dir``.
-            ManifestCorruptError: a line other than a torn last line is unreadable.
+            ManifestCorruptError: a line other than an unterminated last line is
+                unreadable, a line lacks what its kind needs, or line 1 is no header.
         """
         path = out_dir / MANIFEST_NAME
         if not path.is_file():
             raise FileNotFoundError(
                 f"no sweep in {out_dir}: {MANIFEST_NAME} not found. Check the path; "
-                "a sweep directory holds manifest.jsonl, script/ and runs/."
+                "a sweep directory holds manifest.jsonl, script/ and data/."
             )
         manifest: Manifest | None = None
-        for record in iter_records(path):
+        committed_bytes = 0
+        for _number, record, end in _committed(path):
+            committed_bytes = end
             if manifest is None:
-                if record.get("kind") != "header":
-                    raise ManifestCorruptError(
-                        f"{path}: line 1 is not a gmat-sweep manifest header",
-                        path=str(path),
-                        line_number=1,
-                    )
-                _check_schema(record, path)
                 manifest = cls(path, record, fsync=fsync)
             else:
                 manifest._absorb(record)
         if manifest is None:
             raise ManifestCorruptError(
-                f"{path} is empty; it has no header line", path=str(path), line_number=1
+                f"{path} has no complete header line (the file is empty or was cut short). "
+                "It is not a usable sweep; start the sweep again with overwrite=True.",
+                path=str(path),
+                line_number=1,
             )
+        manifest._committed_bytes = committed_bytes
         return manifest
 
     def _absorb(self, record: Mapping[str, Any]) -> None:
         kind = record.get("kind")
         if kind == "run":
             run_id = int(record["run_id"])
-            previous = self.runs.get(run_id)
-            self.runs[run_id] = RunRecord(
-                status=str(record["status"]),
-                attempts=(previous.attempts if previous else 0) + 1,
-                outputs=dict(record.get("outputs") or {}),
-            )
+            self._grow(run_id + 1)
+            self._status[run_id] = _CODE.get(str(record["status"]), _CODE["lost"])
+            self._attempts[run_id] += 1
+        elif kind == "commit":
+            for key, part in (record.get("parts") or {}).items():
+                self.parts.setdefault(key, []).append(part)
+        elif kind == "compact":
+            replaced = set(record["replaces"])
+            live = [p for p in self.parts.get(record["key"], []) if p not in replaced]
+            self.parts[record["key"]] = [*live, record["part"]]
         elif kind == "extend":
             self.n_runs = int(record["n_runs"])
+
+    def _grow(self, size: int) -> None:
+        if len(self._status) < size:
+            extra = size - len(self._status)
+            self._status.extend(bytes(extra))
+            self._attempts.frombytes(bytes(self._attempts.itemsize * extra))
 
     # -- writing ---------------------------------------------------------------
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Append one line and make it durable (fsync) before returning."""
-        self.append_many([record])
+        """Append one standalone line (session, extend, compact); durable on return."""
+        if record.get("kind") in ("run", "commit", "header"):
+            raise ValueError("run lines are written with commit(); the header with create()")
+        self._write([record])
 
-    def append_many(self, records: list[Mapping[str, Any]]) -> None:
-        """Append one line per record with one write and one fsync; durable on return."""
-        if not records:
+    def commit(self, runs: Sequence[Mapping[str, Any]], parts: Mapping[str, str]) -> None:
+        """Append a group of run lines and the commit line that closes it; durable on return.
+
+        ``parts`` names, per output key, the part file (relative to the sweep directory)
+        that holds the rows of these runs; it must already be durable on disk.
+        """
+        if not runs:
             return
+        closing = {"kind": "commit", "runs": len(runs), "parts": dict(parts)}
+        self._write([*runs, closing])
+
+    def _write(self, records: list[Mapping[str, Any]]) -> None:
         text = "".join(_dumps(record) + "\n" for record in records)
         if self._file is None:
-            _cut_torn_tail(self.path)
+            _cut_after(self.path, self._committed_bytes)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         self._file.write(text)
         self._file.flush()
@@ -175,37 +206,73 @@ class Manifest:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._committed_bytes = self.path.stat().st_size if self.path.exists() else None
 
     # -- queries ---------------------------------------------------------------
 
+    def status_of(self, run_id: int) -> str | None:
+        """The status of the run's latest committed attempt (None: none yet)."""
+        code = self._status[run_id] if 0 <= run_id < len(self._status) else 0
+        return STATUSES[code] or None
+
+    def attempts_of(self, run_id: int) -> int:
+        """How many attempts of the run are committed."""
+        return self._attempts[run_id] if 0 <= run_id < len(self._attempts) else 0
+
+    def status_counts(self) -> dict[str, int]:
+        """Runs per status of their latest committed attempt (runs not yet run omitted)."""
+        counts = {name: self._status.count(code) for name, code in _CODE.items()}
+        return {name: n for name, n in counts.items() if n}
+
+    def status_codes(self) -> bytes:
+        """One byte per run id below ``n_runs``: its index in :data:`STATUSES`."""
+        codes = bytes(self._status[: self.n_runs])
+        return codes + bytes(self.n_runs - len(codes))
+
+    def attempt_counts(self) -> array[int]:
+        """Committed attempts per run id below ``n_runs``."""
+        counts = self._attempts[: self.n_runs]
+        counts.extend([0] * (self.n_runs - len(counts)))
+        return counts
+
+    def pending(self) -> list[int]:
+        """Run ids with no committed attempt or whose latest attempt is not ok, ascending."""
+        ok = _CODE["ok"]
+        codes = self.status_codes()
+        return [run_id for run_id in range(self.n_runs) if codes[run_id] != ok]
+
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every line after the header, in file order (re-read from disk)."""
-        it = iter_records(self.path)
+        """Every committed line after the header, in file order (re-read from disk)."""
+        it = _committed(self.path)
         next(it, None)
-        yield from it
+        for _number, record, _end in it:
+            yield record
 
     def run_entries(self) -> Iterator[dict[str, Any]]:
-        """Every ``run`` line, in file order."""
+        """Every committed ``run`` line, in file order."""
         return (r for r in self.records() if r.get("kind") == "run")
 
     def latest_entries(self) -> dict[int, dict[str, Any]]:
-        """The last ``run`` line of every run that has one."""
+        """The last committed ``run`` line of every run that has one."""
         latest: dict[int, dict[str, Any]] = {}
         for record in self.run_entries():
             latest[int(record["run_id"])] = record
         return latest
 
-    def pending(self) -> list[int]:
-        """Run ids with no attempt yet or whose latest attempt is not ok, ascending."""
-        return [
-            run_id
-            for run_id in range(self.n_runs)
-            if (rec := self.runs.get(run_id)) is None or rec.status != "ok"
-        ]
 
+def run_record(
+    spec: RunSpec,
+    outcome: RunOutcome,
+    *,
+    rows: Mapping[str, int],
+    warnings: list[str],
+    log: str | None,
+) -> dict[str, Any]:
+    """The ``run`` line of one finished attempt.
 
-def run_record(spec: RunSpec, outcome: RunOutcome, warnings: list[str]) -> dict[str, Any]:
-    """The ``run`` line of one finished attempt (``warnings``: notes for the user)."""
+    ``rows``: rows per output key it committed; ``warnings``: notes for the user;
+    ``log``: where its whole log was saved (relative to the sweep directory), if it was.
+    """
     return {
         "kind": "run",
         "run_id": spec.run_id,
@@ -213,49 +280,15 @@ def run_record(spec: RunSpec, outcome: RunOutcome, warnings: list[str]) -> dict[
         "status": outcome.status.value,
         "overrides": dict(spec.overrides),
         "seed": spec.seed,
-        "outputs": dict(outcome.outputs),
+        "outputs": dict(rows),
         "started_at": outcome.started_at,
         "ended_at": outcome.ended_at,
         "duration_s": round(outcome.duration_s, 6),
         "fingerprint": dict(outcome.fingerprint),
         "error": outcome.error.to_json() if outcome.error else None,
         "warnings": warnings,
+        "log": log,
     }
-
-
-def _check_schema(header: Mapping[str, Any], path: Path) -> None:
-    version = header.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ManifestCorruptError(
-            f"{path} has manifest schema_version {version!r}; this gmat-sweep reads up to "
-            f"{SCHEMA_VERSION}. Upgrade gmat-sweep-core to read it.",
-            path=str(path),
-            line_number=1,
-        )
-
-
-def iter_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Parse ``path`` line by line; tolerate a torn final line only.
-
-    Raises:
-        ManifestCorruptError: a line that is not the last (or the last one, when it
-            ends with a newline and so was written whole) is not a JSON object.
-    """
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        previous: tuple[int, str] | None = None
-        for number, line in enumerate(fh, start=1):
-            if previous is not None:
-                yield _parse(path, *previous, last=False)
-            previous = (number, line)
-        if previous is not None:
-            number, line = previous
-            if line.endswith("\n"):
-                yield _parse(path, number, line, last=False)
-            else:
-                try:
-                    yield _parse(path, number, line, last=True)
-                except _TornLine:
-                    return
 
 
 def manifest_exists_error(out_dir: Path) -> ManifestExistsError:
@@ -268,50 +301,116 @@ def manifest_exists_error(out_dir: Path) -> ManifestExistsError:
     )
 
 
-class _TornLine(Exception):
-    pass
+# -- reading -------------------------------------------------------------------------
+
+_REQUIRED = {
+    "run": _RUN_KEYS,
+    "commit": ("runs",),
+    "compact": ("key", "part", "replaces"),
+    "extend": ("n_runs",),
+}
 
 
-def _parse(path: Path, number: int, line: str, *, last: bool) -> dict[str, Any]:
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """Every line that ends with its newline: (line number, record, byte offset after it).
+
+    An unterminated last line is not a record (the driver died writing it) and is not
+    yielded, whatever it holds.
+
+    Raises:
+        ManifestCorruptError: a terminated line is not a JSON object, line 1 is not a
+            gmat-sweep header of a schema this version reads, or a line lacks a key
+            its kind needs.
+    """
+    offset = 0
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
+                return
+            offset += len(raw)
+            record = _parse(path, number, raw)
+            if number == 1:
+                _check_header(record, path)
+            elif record.get("kind") == "header":
+                raise _corrupt(path, number, "is a second header line")
+            missing = [k for k in _REQUIRED.get(str(record.get("kind")), ()) if k not in record]
+            if missing:
+                raise _corrupt(path, number, f"is a {record['kind']} line without {missing}")
+            yield number, record, offset
+
+
+def _committed(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """The records that count: standalone lines, and run lines once their group commits.
+
+    The offset yielded is where the committed part of the file ends so far.
+
+    Raises:
+        ManifestCorruptError: as :func:`iter_records`, or a commit line closes a group
+            of another size than it says.
+    """
+    group: list[dict[str, Any]] = []
+    for number, record, offset in iter_records(path):
+        kind = record.get("kind")
+        if kind == "run":
+            group.append(record)
+            continue
+        if kind == "commit":
+            if record["runs"] != len(group):
+                raise _corrupt(
+                    path, number, f"closes a group of {record['runs']} runs after {len(group)}"
+                )
+            for run in group:
+                yield number, run, offset
+        group = []  # a standalone line after an unclosed group: that group never committed
+        yield number, record, offset
+
+
+def _parse(path: Path, number: int, raw: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        if last:
-            raise _TornLine from exc
-        raise ManifestCorruptError(
-            f"{path}, line {number}, cannot be read ({exc.msg}). The line was damaged "
-            "after it was written; restore the file from a backup, or delete that line "
-            "to resume (its run will be rerun).",
-            path=str(path),
-            line_number=number,
-        ) from exc
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, number, f"cannot be read ({exc})") from exc
     if not isinstance(value, dict):
-        raise ManifestCorruptError(
-            f"{path}, line {number}, is not a JSON object", path=str(path), line_number=number
-        )
+        raise _corrupt(path, number, "is not a JSON object")
     return value
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Remove an unterminated final line (left by a killed driver) before appending."""
+def _check_header(header: Mapping[str, Any], path: Path) -> None:
+    if header.get("kind") != "header":
+        raise _corrupt(path, 1, "is not a gmat-sweep manifest header")
+    version = header.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ManifestCorruptError(
+            f"{path} has manifest schema_version {version!r}; this gmat-sweep reads up to "
+            f"{SCHEMA_VERSION}. Upgrade gmat-sweep-core to read it.",
+            path=str(path),
+            line_number=1,
+        )
+    if version < SCHEMA_VERSION:
+        raise ManifestCorruptError(
+            f"{path} has manifest schema_version {version} (per-run files under runs/), "
+            f"which this gmat-sweep no longer reads; it reads version {SCHEMA_VERSION}. "
+            "Read it with the gmat-sweep-core that wrote it, or run the sweep again.",
+            path=str(path),
+            line_number=1,
+        )
+
+
+def _corrupt(path: Path, number: int, what: str) -> ManifestCorruptError:
+    return ManifestCorruptError(
+        f"{path}, line {number}, {what}. The line was damaged after it was written; "
+        "restore the file from a backup, or delete that line to resume (its run will be "
+        "rerun).",
+        path=str(path),
+        line_number=number,
+    )
+
+
+def _cut_after(path: Path, size: int | None) -> None:
+    """Cut what follows the committed lines (an unclosed group, a torn line) before appending."""
+    if size is None:
+        return
     with open(path, "rb+") as fh:
         fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        if size == 0:
-            return
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return
-        # Walk back to the last newline.
-        block = 4096
-        pos = size
-        while pos > 0:
-            start = max(0, pos - block)
-            fh.seek(start)
-            chunk = fh.read(pos - start)
-            idx = chunk.rfind(b"\n")
-            if idx >= 0:
-                fh.truncate(start + idx + 1)
-                return
-            pos = start
-        fh.truncate(0)
+        if fh.tell() > size:
+            fh.truncate(size)

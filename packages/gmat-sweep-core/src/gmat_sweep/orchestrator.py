@@ -6,9 +6,10 @@ swept field exists and takes the values given, ``out`` is writable and holds no
 other sweep; :mod:`gmat_sweep.preflight`), writes the manifest header and a copy of
 the script, then hands the runs to :class:`~gmat_sweep.dispatch.Dispatcher`, which
 keeps every slot of the pool busy with adaptive batches of runs. Every finished
-attempt is appended to the manifest, durably (one fsync per group of runs that
-finished together), before the driver moves on; a driver killed at any point loses
-nothing that had been recorded, and ``resume()`` completes the rest.
+attempt is committed in groups by :class:`~gmat_sweep.commit.GroupCommitter`: its rows
+into the sweep's dataset (``data/``), then its manifest line, durably; a driver killed
+at any point loses at most the last uncommitted group, and ``resume()`` completes the
+rest.
 
 The GMAT check overlaps the pool's start: its GMAT host bootstraps while the backend
 starts, and when the pool runs GMAT hosts in this process (:class:`LocalPool`) the
@@ -17,7 +18,6 @@ warm host and spare ones started meanwhile serve the first runs.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import shutil
@@ -29,16 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gmat_sweep.errors import DesignError, GmatSweepError, ScriptError
-from gmat_sweep.manifest import MANIFEST_NAME, Manifest, manifest_exists_error, run_record
+from gmat_sweep.errors import DesignError, GmatSweepError, ScriptError, SweepConfigError
+from gmat_sweep.manifest import MANIFEST_NAME, STATUSES, Manifest, manifest_exists_error
 from gmat_sweep.pools.base import Pool
-from gmat_sweep.preflight import (
-    canonical_sha256,
-    check_out_dir,
-    check_outputs_visible,
-    check_retries,
-    check_timeout,
-)
+from gmat_sweep.preflight import canonical_sha256, check_out_dir, check_retries, check_timeout
 from gmat_sweep.spec import RunOutcome, RunSpec
 
 if TYPE_CHECKING:
@@ -85,13 +79,12 @@ class SweepSummary:
     """Counts of how the runs of a sweep ended."""
 
     def __init__(self, manifest: Manifest) -> None:
-        counts: collections.Counter[str] = collections.Counter()
-        for record in manifest.runs.values():
-            counts[record.status] += 1
         self.total = manifest.n_runs
-        self.counts = dict(counts)
-        self.not_ok = sorted(r for r, rec in manifest.runs.items() if rec.status != "ok")
-        self.missing = self.total - sum(counts.values())
+        self.counts = manifest.status_counts()
+        codes = manifest.status_codes()
+        ok = STATUSES.index("ok")
+        self.not_ok = [r for r, code in enumerate(codes) if code not in (0, ok)]
+        self.missing = self.total - sum(self.counts.values())
 
     @property
     def ok(self) -> int:
@@ -127,6 +120,9 @@ class Sweep:
         validate: Load the script in a GMAT host on this machine and check every
             swept field before dispatching (default True). Turn off only when this
             machine has no GMAT but the workers do.
+        keep_gmat_files: Keep each run's own GMAT files (raw reports, ``GmatLog.txt``,
+            ``worker.log``) in ``out/runs/<run_id>/`` (default False: they live in the
+            worker's scratch only for the run). Needs workers that see ``out``.
     """
 
     def __init__(
@@ -142,6 +138,7 @@ class Sweep:
         progress: bool | None = None,
         overwrite: bool = False,
         validate: bool = True,
+        keep_gmat_files: bool = False,
     ) -> None:
         self.script = Path(script).expanduser().resolve()
         self.design = design
@@ -153,6 +150,11 @@ class Sweep:
         self.progress = progress
         self.overwrite = overwrite
         self.validate = validate
+        if not isinstance(keep_gmat_files, bool):
+            raise SweepConfigError(
+                f"keep_gmat_files must be True or False, got {keep_gmat_files!r}"
+            )
+        self.keep_gmat_files = keep_gmat_files
         self.manifest: Manifest | None = None
         self._script_copy: Path | None = None
         self._script_sha256 = ""
@@ -198,6 +200,7 @@ class Sweep:
             max_retries=settings.get("max_retries", 2) if max_retries is None else max_retries,
             progress=progress,
             validate=False,
+            keep_gmat_files=bool(settings.get("keep_gmat_files", False)),
         )
         self.manifest = manifest
         self._script_copy = script_copy
@@ -319,8 +322,8 @@ class Sweep:
         """Write the sweep directory: script copy, design table, manifest header."""
         self._script_sha256 = sha
         if self.overwrite:
-            shutil.rmtree(self.out / "runs", ignore_errors=True)
-            shutil.rmtree(self.out / "script", ignore_errors=True)
+            for name in ("runs", "script", "data", "logs"):
+                shutil.rmtree(self.out / name, ignore_errors=True)
             (self.out / _DESIGN_TABLE).unlink(missing_ok=True)
         script_dir = self.out / "script"
         script_dir.mkdir(parents=True, exist_ok=True)
@@ -342,18 +345,24 @@ class Sweep:
             "design": design_header,
             "n_runs": len(self.design),
             "versions": versions,
-            "settings": {"timeout": self.timeout, "max_retries": self.max_retries},
+            "settings": {
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
+                "keep_gmat_files": self.keep_gmat_files,
+            },
         }
         self.manifest = Manifest.create(self.out, header, overwrite=self.overwrite)
 
     # -- execution --------------------------------------------------------------
 
     def _execute(self, report: str | None, pool: Pool) -> pd.DataFrame:
+        from gmat_sweep.dataset import remove_orphans
         from gmat_sweep.progress import make_progress
         from gmat_sweep.results import Results
 
         manifest = self.manifest
         assert manifest is not None
+        remove_orphans(self.out, manifest)  # parts of a group an earlier driver never committed
         todo = manifest.pending()
         # The DataFrame needs pandas and pyarrow (about 0.7 s to import): import them while
         # the runs execute instead of after the last one.
@@ -389,41 +398,40 @@ class Sweep:
     def _specs(self, run_ids: list[int]) -> Iterator[RunSpec]:
         assert self._script_copy is not None
         script, out = str(self._script_copy), str(self.out)
+        text = self._script_copy.read_text(encoding="utf-8")
         contiguous = run_ids == list(range(run_ids[0], run_ids[-1] + 1)) if run_ids else True
         if contiguous and run_ids:
             runs = self.design.iter_runs(run_ids[0], run_ids[-1] + 1)
         else:
             runs = ((r, self.design.overrides(r), self.design.seed_for(r)) for r in run_ids)
-        attempts = self.manifest.runs if self.manifest is not None else {}
+        manifest = self.manifest
+        assert manifest is not None
         for run_id, overrides, seed in runs:
-            previous = attempts.get(run_id)
             yield RunSpec(
                 run_id=run_id,
                 overrides=overrides,
                 script=script,
                 out_dir=out,
-                attempt=(previous.attempts if previous else 0) + 1,
+                attempt=manifest.attempts_of(run_id) + 1,
                 seed=seed,
                 timeout=self.timeout,
                 script_sha256=self._script_sha256,
+                script_text=text,
+                keep_files=self.keep_gmat_files,
             )
 
     def _dispatch(self, pool: Pool, run_ids: list[int], progress: Progress) -> None:
-        """Run ``run_ids`` on ``pool``, recording every finished attempt in the manifest."""
+        """Run ``run_ids`` on ``pool``, committing every finished attempt in groups."""
+        from gmat_sweep.commit import GroupCommitter
         from gmat_sweep.dispatch import Dispatcher
 
         manifest = self.manifest
         assert manifest is not None
-        checked_outputs = False
+        committer = GroupCommitter(self.out, manifest, notes=self._notes)
 
         def record(finished: list[Finished]) -> None:
-            nonlocal checked_outputs
-            # One write and one fsync for every run that finished since the last wake-up.
-            manifest.append_many([self._entry(spec, outcome) for spec, outcome, _ in finished])
+            committer.add([(spec, outcome) for spec, outcome, _ in finished])
             for _spec, outcome, final in finished:
-                if outcome.ok and not checked_outputs:
-                    check_outputs_visible(self.out, outcome)
-                    checked_outputs = True
                 progress.result(outcome.status.value, final=final)
 
         dispatcher = Dispatcher(
@@ -432,15 +440,21 @@ class Sweep:
             on_finished=record,
             timeout=self.timeout,
             on_in_flight=lambda n: progress.update(in_flight=n),
+            tick=committer.tick,
         )
-        dispatcher.run(self._specs(run_ids), len(run_ids))
+        try:
+            dispatcher.run(self._specs(run_ids), len(run_ids))
+        except BaseException:
+            # Keep what finished before the interruption (Ctrl-C, a backend error); a
+            # failure to commit here must not hide the original error.
+            with contextlib.suppress(Exception):
+                committer.flush()
+            raise
+        committer.close()
 
-    def _entry(self, spec: RunSpec, outcome: RunOutcome) -> dict[str, Any]:
-        notes = list(outcome.warnings)
+    def _notes(self, spec: RunSpec, outcome: RunOutcome) -> list[str]:
         mismatch = self._fingerprint_mismatch(outcome.fingerprint)
-        if mismatch:
-            notes.append(mismatch)
-        return run_record(spec, outcome, notes)
+        return [mismatch] if mismatch else []
 
     def _fingerprint_mismatch(self, fingerprint: Mapping[str, str]) -> str | None:
         """Note when a worker's software differs from the sweep's first worker's."""

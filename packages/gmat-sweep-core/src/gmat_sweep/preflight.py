@@ -26,13 +26,11 @@ from gmat_sweep.errors import (
 
 if TYPE_CHECKING:
     from gmat_sweep.designs import Design
-    from gmat_sweep.spec import RunOutcome
 
 __all__ = [
     "GmatCheck",
     "canonical_sha256",
     "check_out_dir",
-    "check_outputs_visible",
     "check_retries",
     "check_timeout",
 ]
@@ -84,18 +82,6 @@ def check_out_dir(out: Path) -> None:
             f"cannot write to the out directory {out}: {exc.strerror or exc}. "
             "Choose a directory you can write to."
         ) from exc
-
-
-def check_outputs_visible(out: Path, outcome: RunOutcome) -> None:
-    """Stop early when workers write where this driver cannot read (raises OutputDirError)."""
-    missing = [p for p in outcome.outputs.values() if not (out / p).is_file()]
-    if missing:
-        raise OutputDirError(
-            f"run {outcome.run_id} ended ok on worker {outcome.fingerprint.get('host', '?')}, but "
-            f"its output {missing[0]} is not visible here under {out}. The workers and this "
-            "driver must share the out directory at the same path (a shared filesystem). "
-            "The sweep was stopped; fix the mount and resume it."
-        )
 
 
 class GmatCheck:

@@ -17,15 +17,16 @@ What the DataFrame looks like (the contract users rely on):
   or ``lost``. Ok rows have ``__status == "ok"``.
 - Rows are sorted by run_id, keeping each run's rows in the order GMAT wrote them.
 
-Built with pyarrow's dataset API over the per-run files; :meth:`Results.dataset`
-hands out the lazy dataset itself (with a ``run_id`` column) so that very large
+Built with pyarrow's dataset API over the output's live part files under ``data/``
+(:mod:`gmat_sweep.dataset`; which parts are live is the manifest's record), taking each
+ok run's rows from the attempt the manifest accepted. :meth:`Results.dataset` hands out
+the lazy dataset itself (with ``run_id`` and ``attempt`` columns) so that very large
 sweeps can be summarised batch by batch without building the whole DataFrame.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,14 +59,7 @@ class Results:
     def output_names(self, kind: str = "report") -> list[str]:
         """Names of the outputs of ``kind`` that ok runs wrote, sorted."""
         prefix = f"{kind}__"
-        names = {
-            key[len(prefix) :]
-            for rec in self.manifest.runs.values()
-            if rec.status == "ok"
-            for key in rec.outputs
-            if key.startswith(prefix)
-        }
-        return sorted(names)
+        return sorted(key[len(prefix) :] for key in self.manifest.parts if key.startswith(prefix))
 
     def _choose(self, report: str | None, kind: str) -> str | None:
         names = self.output_names(kind)
@@ -86,20 +80,16 @@ class Results:
             )
         return names[0]
 
-    def _files(self, key: str) -> list[tuple[int, Path]]:
-        files = []
-        for run_id in sorted(self.manifest.runs):
-            rec = self.manifest.runs[run_id]
-            if rec.status == "ok" and key in rec.outputs:
-                files.append((run_id, self.out_dir / rec.outputs[key]))
-        return files
+    def _parts(self, key: str) -> list[Path]:
+        return [self.out_dir / part for part in self.manifest.parts.get(key, [])]
 
     def dataset(self, report: str | None = None, *, kind: str = "report") -> pads.Dataset:
         """A lazy pyarrow dataset over the chosen output of every ok run.
 
-        Has a ``run_id`` column (from the run directory names) and the output's
-        columns, with integer columns widened to float64. Nothing is read until
-        it is scanned (``to_batches()``, ``to_table(columns=..., filter=...)``).
+        Columns: ``run_id``, ``attempt``, then the output's own (integers widened to
+        float64). It reads exactly the committed rows: one attempt per ok run. Nothing
+        is read until it is scanned (``to_batches()``, ``to_table(columns=...,
+        filter=...)``).
 
         Raises:
             GmatSweepError: no ok run wrote such an output.
@@ -107,64 +97,60 @@ class Results:
         import pyarrow.dataset as pads
 
         name = self._choose(report, kind)
-        files = self._files(f"{kind}__{name}") if name is not None else []
-        if not files:
+        parts = self._parts(f"{kind}__{name}") if name is not None else []
+        if not parts:
             raise GmatSweepError(f"no run of this sweep ended ok with a {kind} to read")
-        schema, _ = self._schema([p for _, p in files])
-        return pads.dataset(
-            [str(p) for _, p in files],
-            schema=schema,
-            format="parquet",
-            partitioning=pads.partitioning(_partition_schema()),
-            partition_base_dir=str(self.out_dir / "runs"),
-        )
-
-    def _schema(self, paths: Sequence[Path]) -> tuple[pa.Schema, str | None]:
-        """Schema of the aggregated output (from the first file) and its time column."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from gmat_sweep._parquet import read_sweep_metadata
-
-        first = pq.read_schema(paths[0])
-        time_column = read_sweep_metadata(first).get("time_column")
-        fields = [pa.field(_RUN_ID, pa.int64())]
-        for f in first:
-            if f.name == _RUN_ID:
-                continue
-            kind = f.type
-            if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-                kind = pa.float64()
-            fields.append(pa.field(f.name, kind))
-        return pa.schema(fields), time_column
+        schema, _ = _schema(parts[0])
+        return pads.dataset([str(p) for p in parts], schema=schema, format="parquet")
 
     def to_pandas(self, report: str | None = None, *, kind: str = "report") -> pd.DataFrame:
         """The whole sweep as one DataFrame (see the module docstring for its shape)."""
+        import numpy as np
         import pandas as pd
         import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from gmat_sweep.manifest import STATUSES
 
         name = self._choose(report, kind)
-        files = self._files(f"{kind}__{name}") if name is not None else []
-        statuses = {run_id: rec.status for run_id, rec in self.manifest.runs.items()}
-        if files:
-            schema, time_column = self._schema([p for _, p in files])
+        parts = self._parts(f"{kind}__{name}") if name is not None else []
+        codes = np.frombuffer(self.manifest.status_codes(), dtype=np.uint8)
+        attempts = np.asarray(self.manifest.attempt_counts(), dtype=np.int64)
+        ok = STATUSES.index("ok")
+        if parts:
+            schema, time_column = _schema(parts[0])
             table = self.dataset(name, kind=kind).to_table()
+            # Only the accepted attempt of each ok run counts (a defence in depth: only
+            # committed parts are read, and they hold one attempt per ok run).
+            ids = table.column(_RUN_ID).to_numpy()
+            inside = ids < len(codes)
+            safe = np.where(inside, ids, 0)
+            keep = inside & (codes[safe] == ok)
+            keep &= table.column("attempt").to_numpy() == attempts[safe]
+            if not keep.all():
+                table = table.filter(pa.array(keep))
         else:
             schema, time_column = _empty_schema(), None
             table = schema.empty_table()
-        # Row order within a run is file order; make run order explicit and stable.
-        positions = pa.array(range(table.num_rows), type=pa.int64())
-        table = table.append_column("__row", positions)
-        table = table.sort_by([(_RUN_ID, "ascending"), ("__row", "ascending")])
-        frame = table.drop_columns(["__row"]).to_pandas()
+        table = table.drop_columns([c for c in ("attempt",) if c in table.column_names])
+        # Rows of a run stay in the order GMAT wrote them; runs go in run_id order.
+        order = pc.sort_indices(
+            table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64))),
+            sort_keys=[(_RUN_ID, "ascending"), ("__row", "ascending")],
+        )
+        frame = table.take(order).to_pandas()
         frame[STATUS_COLUMN] = "ok"
 
-        failed = sorted(run_id for run_id, status in statuses.items() if status != "ok")
-        if failed:
-            markers = schema.empty_table().to_pandas()
+        failed = np.flatnonzero((codes != 0) & (codes != ok))
+        if len(failed):
+            markers = (
+                schema.empty_table()
+                .drop_columns([c for c in ("attempt",) if c in schema.names])
+                .to_pandas()
+            )
             markers = markers.reindex(range(len(failed)))
-            markers[_RUN_ID] = failed
-            markers[STATUS_COLUMN] = [statuses[r] for r in failed]
+            markers[_RUN_ID] = failed.astype(np.int64)
+            markers[STATUS_COLUMN] = [STATUSES[c] for c in codes[failed]]
             markers = markers.astype(frame.dtypes.to_dict())
             frame = pd.concat([frame, markers], ignore_index=True)
 
@@ -179,10 +165,24 @@ class Results:
         return indexed
 
 
-def _partition_schema() -> pa.Schema:
+def _schema(first_part: Path) -> tuple[pa.Schema, str | None]:
+    """Schema of the aggregated output (from its first part file) and its time column."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    return pa.schema([pa.field(_RUN_ID, pa.int64())])
+    from gmat_sweep.outputs import read_sweep_metadata
+
+    first = pq.read_schema(first_part)
+    time_column = read_sweep_metadata(first).get("time_column")
+    fields = []
+    for f in first:
+        kind = f.type
+        if f.name not in (_RUN_ID, "attempt") and (
+            pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        ):
+            kind = pa.float64()
+        fields.append(pa.field(f.name, kind))
+    return pa.schema(fields), time_column
 
 
 def _empty_schema() -> pa.Schema:

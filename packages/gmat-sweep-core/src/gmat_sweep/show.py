@@ -1,6 +1,6 @@
 """Human-readable descriptions of a sweep directory (``gmat-sweep show``).
 
-Reads only the manifest (and, for one run, its log files); never imports pandas.
+Reads only the manifest; never imports pandas.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from gmat_sweep.spec import run_dir_name
 
 __all__ = ["describe_failed", "describe_run", "describe_sweep"]
 
-_LOG_NAMES = ("GmatLog.txt", "worker.log")
 
-
-def _log_path(out: Path, run_id: int) -> str:
-    run_dir = out / "runs" / run_dir_name(run_id)
-    for name in _LOG_NAMES:
-        if (run_dir / name).is_file():
-            return str(run_dir / name)
-    return f"{run_dir} (no log: the run never reached GMAT)"
+def _log_path(out: Path, entry: dict[str, Any]) -> str:
+    """Where the attempt's whole log is: ``logs/`` (runs that did not end ok), or the
+    run's kept GMAT files (``keep_gmat_files``)."""
+    if entry.get("log"):
+        return str(out / entry["log"])
+    kept = out / "runs" / run_dir_name(int(entry["run_id"])) / "GmatLog.txt"
+    if kept.is_file():
+        return str(kept)
+    if entry.get("status") == "ok":
+        return "none kept (ok runs keep no logs; run with keep_gmat_files=True to keep them)"
+    return "none (the run never reached GMAT, or its worker was lost)"
 
 
 def describe_sweep(out: Path) -> str:
@@ -31,7 +34,7 @@ def describe_sweep(out: Path) -> str:
     manifest = Manifest.load(out)
     header = manifest.header
     design = header.get("design", {})
-    counts = collections.Counter(rec.status for rec in manifest.runs.values())
+    counts = collections.Counter(manifest.status_counts())
     missing = manifest.n_runs - sum(counts.values())
     lines = [
         f"sweep {header.get('sweep_id', '?')} in {out}",
@@ -102,7 +105,7 @@ def describe_failed(out: Path) -> str:
         lines.append(f"    overrides: {json.dumps(entry.get('overrides', {}), sort_keys=True)}")
         for reason in _log_reasons(error.get("log_tail") or ""):
             lines.append(f"    | {reason}")
-        lines.append(f"    log: {_log_path(out, run_id)}")
+        lines.append(f"    log: {_log_path(out, entry)}")
     lines.append(f"rerun them with: gmat-sweep resume {out}")
     return "\n".join(lines)
 
@@ -132,11 +135,11 @@ def describe_run(out: Path, run_id: int) -> str:
         )
         if entry.get("error"):
             lines.append(f"    {entry['error'].get('type')}: {entry['error'].get('message')}")
-    for name, path in sorted((last.get("outputs") or {}).items()):
-        lines.append(f"  output {name}: {out / path}")
+    for name, rows in sorted((last.get("outputs") or {}).items()):
+        lines.append(f"  output {name}: {rows} rows")
     for note in last.get("warnings") or []:
         lines.append(f"  warning: {note}")
-    lines.append(f"  log: {_log_path(out, run_id)}")
+    lines.append(f"  log: {_log_path(out, last)}")
     tail = (last.get("error") or {}).get("log_tail", "")
     if tail:
         lines.append("  log tail:")

@@ -1,9 +1,10 @@
 """What travels between the driver and a worker: RunSpec out, RunOutcome back.
 
-Both are small, frozen, picklable dataclasses built from plain Python values, so
-every backend (Dask, Ray, Slurm, MPI) can ship them without custom serialisers.
-Neither ever carries a DataFrame: a run's outputs stay on disk in the sweep's
-``out`` directory and only their paths (relative to ``out``) travel back.
+Both are frozen, picklable dataclasses built from plain Python values and bytes, so
+every backend (Dask, Ray, Slurm, MPI) can ship them without custom serialisers and
+workers need no filesystem shared with the driver: the script's text travels out with
+each spec, and a run's parsed outputs travel back in its outcome as Arrow IPC bytes
+(:mod:`gmat_sweep.outputs`), which the driver writes into the sweep's dataset.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ErrorInfo", "RunOutcome", "RunSpec", "Status", "run_dir_name"]
+__all__ = ["LOG_LIMIT_CHARS", "ErrorInfo", "RunOutcome", "RunSpec", "Status", "run_dir_name"]
+
+#: The most of a failed run's logs that travels back to the driver (the end is kept).
+LOG_LIMIT_CHARS = 1_000_000
 
 
 class Status(str, enum.Enum):
@@ -54,14 +58,21 @@ class RunSpec:
             extend and backends.
         overrides: Dotted GMAT field paths (``"Sat.SMA"``, ``"TOF.Value"``) mapped to
             plain Python values (float, int, str, bool, lists of those).
-        script: Absolute path of the script to run, as seen by the worker.
-        out_dir: Absolute path of the sweep's output directory, as seen by the worker.
+        script: The script's path in the sweep directory (``<out>/script/<name>``), for
+            messages and for pools that run in the driver's filesystem.
+        out_dir: Absolute path of the sweep's output directory, as the driver sees it.
+            Workers touch it only with ``keep_files``.
         attempt: 1 for the first attempt, incremented on each resubmission.
         seed: The run's own seed (Monte Carlo and Latin hypercube), else None.
         timeout: Seconds the run may take before its GMAT process is killed; None
             means no limit.
         script_sha256: Canonical content hash of the script, which binds a reused
             GMAT host to one script.
+        script_text: The script itself. When set, the worker runs this text (written
+            once per worker into node-local scratch) rather than the file at ``script``.
+        keep_files: Keep GMAT's own files of the run (its raw reports, ``GmatLog.txt``,
+            ``worker.log``) in ``<out_dir>/runs/<run_id>/``; needs workers that see
+            ``out_dir``. Off: they live in node-local scratch only for the run.
     """
 
     run_id: int
@@ -72,6 +83,8 @@ class RunSpec:
     seed: int | None = None
     timeout: float | None = None
     script_sha256: str = ""
+    script_text: str = ""
+    keep_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,26 +114,30 @@ class RunOutcome:
     Attributes:
         run_id, attempt: As in the RunSpec.
         status: How the attempt ended.
-        outputs: Output name (``"report__Log"``) mapped to the Parquet file's path
-            relative to the sweep's ``out`` directory (forward slashes).
+        tables: Output key (``"report__OrbitReport"``) mapped to that output's rows as
+            an Arrow IPC stream (:func:`gmat_sweep.outputs.decode_table` reads it).
+            Empty unless the run ended ok.
         started_at, ended_at: ISO-8601 UTC timestamps.
         duration_s: Wall time of the attempt inside the worker.
         fingerprint: Where it ran: host name, Python, gmat-sweep-core, gmat-run and
             GMAT versions.
         error: Why it did not end ok (None when ok).
         warnings: Messages worth a user's attention that did not fail the run.
+        log: GMAT's log and the worker's output of a run that did not end ok, whole
+            (up to :data:`LOG_LIMIT_CHARS`); empty for ok runs.
     """
 
     run_id: int
     attempt: int
     status: Status
-    outputs: Mapping[str, str] = field(default_factory=dict)
+    tables: Mapping[str, bytes] = field(default_factory=dict)
     started_at: str = ""
     ended_at: str = ""
     duration_s: float = 0.0
     fingerprint: Mapping[str, str] = field(default_factory=dict)
     error: ErrorInfo | None = None
     warnings: tuple[str, ...] = ()
+    log: str = ""
 
     @property
     def ok(self) -> bool:

@@ -18,16 +18,22 @@ serves a run is :mod:`gmat_sweep.hosts`'s business):
   host. A run that exceeds ``spec.timeout`` has its host's process group killed and
   ends as ``timeout``.
 
-Each run writes into a private staging directory, which becomes
-``<out>/runs/<run_id>/`` when the attempt ends (whatever the status), so a retried
-or resumed run never mixes files from two attempts.
+Each attempt runs in a private directory in node-local scratch (``$GMAT_SWEEP_SCRATCH``,
+else the system's temporary directory), so workers need no filesystem shared with the
+driver. The run's parsed outputs travel back in its outcome; a run that did not end ok
+brings its logs back too. The directory is removed when the attempt ends, unless the
+spec asks to keep GMAT's files (``keep_files``): then it becomes
+``<out>/runs/<run_id>/``, replacing an earlier attempt's files.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -37,11 +43,53 @@ from typing import Any
 
 from gmat_sweep import hosts
 from gmat_sweep.hosts import GmatHost, HostDied, shutdown_hosts
-from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
+from gmat_sweep.spec import LOG_LIMIT_CHARS, ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
 
-__all__ = ["execute_batch", "execute_run", "execute_run_in_process", "shutdown_hosts"]
+__all__ = [
+    "execute_batch",
+    "execute_run",
+    "execute_run_in_process",
+    "scratch_root",
+    "shutdown_hosts",
+]
 
 _STDERR_TAIL_CHARS = 4000
+_LOG_NAMES = ("GmatLog.txt", "worker.log")
+
+
+def scratch_root() -> Path:
+    """Where attempts run: ``$GMAT_SWEEP_SCRATCH`` if set, else the temporary directory."""
+    return Path(os.environ.get("GMAT_SWEEP_SCRATCH") or tempfile.gettempdir())
+
+
+_scripts_lock = threading.Lock()
+_scripts: dict[tuple[str, str], Path] = {}
+_scripts_dir: list[Path] = []
+
+
+def _remove_scripts() -> None:
+    for directory in _scripts_dir:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _script_path(spec: RunSpec) -> str:
+    """The script to load: the text the spec carries, written once per process, or its path."""
+    if not spec.script_text:
+        return spec.script
+    key = (spec.script_sha256, spec.script_text)
+    with _scripts_lock:
+        path = _scripts.get(key)
+        if path is None or not path.is_file():
+            if not _scripts_dir:
+                _scripts_dir.append(
+                    Path(tempfile.mkdtemp(prefix="gmat-sweep-scripts-", dir=scratch_root()))
+                )
+                atexit.register(_remove_scripts)
+            folder = Path(tempfile.mkdtemp(dir=_scripts_dir[0]))
+            path = folder / (Path(spec.script).name or "mission.script")
+            path.write_text(spec.script_text, encoding="utf-8")
+            _scripts[key] = path
+    return str(path)
 
 
 def _now() -> str:
@@ -54,21 +102,30 @@ def _local_fingerprint() -> dict[str, str]:
     return _fingerprint()
 
 
-def _tail(path: Path) -> str:
+def _tail(path: Path, chars: int = _STDERR_TAIL_CHARS) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[-_STDERR_TAIL_CHARS:]
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
     except OSError:
         return ""
 
 
 def _finalize(staging: Path, out_dir: Path, run_id: int) -> Path:
-    """Move the attempt's staging directory to ``runs/<run_id>``, replacing old files."""
-    final = out_dir / "runs" / run_dir_name(run_id)
+    """Move the attempt's scratch directory to ``<out_dir>/runs/<run_id>``, replacing old files.
+
+    The files are copied into a hidden directory beside the target first (scratch is
+    usually another filesystem), so ``runs/<run_id>`` never holds two attempts' files.
+    """
+    runs = out_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    final = runs / run_dir_name(run_id)
+    landing = runs / f".{final.name}.new-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(staging, landing)
     if final.exists():
         trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(final, trash)
         shutil.rmtree(trash, ignore_errors=True)
-    os.replace(staging, final)
+    os.replace(landing, final)
+    shutil.rmtree(staging, ignore_errors=True)
     return final
 
 
@@ -84,55 +141,69 @@ def _signal_name(returncode: int | None) -> str:
 
 
 class _Attempt:
-    """Bookkeeping of one attempt: its staging directory, clock and fingerprint."""
+    """Bookkeeping of one attempt: its scratch directory, clock and fingerprint."""
 
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
         self.started_at, self._t0 = _now(), time.perf_counter()
-        self.out_dir = Path(spec.out_dir)
-        name = f".{run_dir_name(spec.run_id)}.attempt{spec.attempt}-{uuid.uuid4().hex[:8]}"
-        self.staging = self.out_dir / "runs" / name
+        prefix = f"gmat-sweep-{run_dir_name(spec.run_id)}-a{spec.attempt}-"
+        self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_root()))
         self.fingerprint: dict[str, str] = {}
 
     def log_tail(self) -> str:
         return _tail(self.staging / "worker.log")
 
+    def _logs(self) -> str:
+        """The attempt's log files, whole (the end of them, past LOG_LIMIT_CHARS)."""
+        parts = []
+        for name in _LOG_NAMES:
+            text = _tail(self.staging / name, LOG_LIMIT_CHARS)
+            if text:
+                parts.append(f"==> {name} <==\n{text}{'' if text.endswith(chr(10)) else chr(10)}")
+        return "".join(parts)[-LOG_LIMIT_CHARS:]
+
+    def _dispose(self) -> None:
+        """Keep GMAT's files in ``runs/<run_id>`` (``keep_files``) or remove them."""
+        if self.spec.keep_files:
+            _finalize(self.staging, Path(self.spec.out_dir), self.spec.run_id)
+        else:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
     def outcome(
         self,
         status: Status,
         *,
-        outputs: dict[str, str] | None = None,
+        tables: dict[str, bytes] | None = None,
         error: ErrorInfo | None = None,
         warnings: tuple[str, ...] = (),
     ) -> RunOutcome:
-        """Finalize the staging directory and describe the attempt."""
-        rel: dict[str, str] = {}
+        """Describe the attempt, bringing its logs when it did not end ok; dispose of its files."""
+        log = "" if status is Status.OK else self._logs()
         try:
-            if self.staging.exists():
-                final = _finalize(self.staging, self.out_dir, self.spec.run_id)
-                prefix = f"runs/{final.name}/"
-                rel = {k: prefix + v for k, v in (outputs or {}).items()}
+            self._dispose()
         except OSError as exc:
-            status, error = Status.FAILED, ErrorInfo(type(exc).__name__, f"saving outputs: {exc}")
-            rel = {}
+            message = f"keeping GMAT's files in {self.spec.out_dir}/runs: {exc}"
+            status, error, tables = Status.FAILED, ErrorInfo(type(exc).__name__, message), None
+            shutil.rmtree(self.staging, ignore_errors=True)
         return RunOutcome(
             run_id=self.spec.run_id,
             attempt=self.spec.attempt,
             status=status,
-            outputs=rel,
+            tables=dict(tables or {}) if status is Status.OK else {},
             started_at=self.started_at,
             ended_at=_now(),
             duration_s=time.perf_counter() - self._t0,
             fingerprint=self.fingerprint or _local_fingerprint(),
             error=error,
             warnings=warnings,
+            log=log,
         )
 
     def from_reply(self, reply: dict[str, Any]) -> RunOutcome:
         error = ErrorInfo.from_json(reply["error"]) if reply.get("error") else None
         return self.outcome(
             Status(reply["status"]),
-            outputs=dict(reply.get("outputs", {})),
+            tables=dict(reply.get("tables", {})),
             error=error,
             warnings=tuple(reply.get("warnings", ())),
         )
@@ -141,15 +212,16 @@ class _Attempt:
 def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome:
     """Run one spec in a GMAT host and return how it ended. Never raises.
 
-    Outputs land in ``<spec.out_dir>/runs/<run_id>/`` as
-    ``report__<Name>.parquet`` (and ``ephemeris__``, ``contact__``, ``solver__``),
-    beside GMAT's raw outputs, ``GmatLog.txt`` and ``worker.log``. The outcome's
-    ``outputs`` are relative to ``spec.out_dir``.
+    The outcome carries the run's parsed outputs (``report__<Name>``, ``ephemeris__``,
+    ``contact__``, ``solver__``) as Arrow IPC bytes, and the run's logs when it did not
+    end ok; GMAT's own files are removed unless ``spec.keep_files``.
     """
-    attempt = _Attempt(spec)
+    try:
+        attempt = _Attempt(spec)
+    except OSError as exc:
+        return _no_scratch(spec, exc)
     host: GmatHost | None = None
     try:
-        attempt.staging.mkdir(parents=True, exist_ok=False)
         host = hosts.acquire(hosts.host_key(spec.script_sha256 or spec.script), reuse_gmat_context)
         attempt.fingerprint = host.fingerprint
         if host.start_error is not None:
@@ -157,7 +229,7 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
             return attempt.outcome(Status.FAILED, error=ErrorInfo.from_json(host.start_error))
         request = {
             "op": "run",
-            "script": spec.script,
+            "script": _script_path(spec),
             "overrides": dict(spec.overrides),
             "workdir": str(attempt.staging),
         }
@@ -205,13 +277,33 @@ def execute_run_in_process(spec: RunSpec) -> RunOutcome:
     """
     from gmat_sweep.host import run_mission
 
-    attempt = _Attempt(spec)
     try:
-        attempt.staging.mkdir(parents=True, exist_ok=False)
+        attempt = _Attempt(spec)
+    except OSError as exc:
+        return _no_scratch(spec, exc)
+    try:
         attempt.fingerprint = _local_fingerprint()
-        reply = run_mission(spec.script, dict(spec.overrides), attempt.staging, redirect=False)
+        reply = run_mission(
+            _script_path(spec), dict(spec.overrides), attempt.staging, redirect=False
+        )
         return attempt.from_reply(reply)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
         return attempt.outcome(Status.FAILED, error=ErrorInfo(type(exc).__name__, str(exc)))
+
+
+def _no_scratch(spec: RunSpec, exc: OSError) -> RunOutcome:
+    message = (
+        f"cannot make the run's scratch directory in {scratch_root()}: {exc}. Point "
+        "GMAT_SWEEP_SCRATCH at a writable node-local directory with free space."
+    )
+    return RunOutcome(
+        run_id=spec.run_id,
+        attempt=spec.attempt,
+        status=Status.FAILED,
+        started_at=_now(),
+        ended_at=_now(),
+        fingerprint=_local_fingerprint(),
+        error=ErrorInfo(type(exc).__name__, message),
+    )

@@ -153,13 +153,15 @@ class PoolContractSuite(_KitBase):
         from gmat_sweep.testing import kit_script
 
         script = kit_script()
+        text = script.read_text()
         return RunSpec(
             run_id=run_id,
             overrides={"Sat.SMA": sma},
             script=str(script),
             out_dir=str(out),
             timeout=timeout,
-            script_sha256=canonical_sha256(script.read_text()),
+            script_sha256=canonical_sha256(text),
+            script_text=text,
         )
 
     def _collect(self, pool: Pool, batches: list[list[RunSpec]]) -> dict[int, RunOutcome]:
@@ -216,17 +218,22 @@ class PoolContractSuite(_KitBase):
         assert isinstance(type(pool).description, str) and type(pool).description
 
     def test_submit_runs_the_spec_and_returns_its_outcome(self, pool: Pool, out_dir: Path) -> None:
-        """A batch of one in, the RunOutcome that ``execute_batch`` produced out, outputs on disk.
+        """A batch of one in, the RunOutcome that ``execute_batch`` produced out, with its rows.
 
         Fails when the pool does not call ``gmat_sweep.worker.execute_batch(specs,
         reuse_gmat_context=...)`` in its worker, when workers lack ``GMAT_ROOT``
-        (status failed, GmatNotFoundError), or when workers cannot see ``out_dir``.
+        (status failed, GmatNotFoundError), or when the outcome's ``tables`` (the run's
+        outputs as Arrow IPC bytes) do not survive the pool's transport.
         """
+        from gmat_sweep.outputs import decode_table
+
         outcome = self._collect(pool, [[self._spec(out_dir, 3, 7000.0)]])[3]
         assert isinstance(outcome, RunOutcome)
         assert outcome.status is Status.OK, outcome.error
         assert outcome.run_id == 3 and outcome.attempt == 1
-        assert outcome.outputs and all((out_dir / p).is_file() for p in outcome.outputs.values())
+        assert outcome.tables, "an ok run must bring its outputs back (RunOutcome.tables)"
+        report = decode_table(outcome.tables["report__OrbitReport"])
+        assert report.num_rows > 0
 
     def test_every_batch_comes_back_whole_and_in_order(self, pool: Pool, out_dir: Path) -> None:
         """Submit more batches than capacity, of several sizes; every run must come back once.

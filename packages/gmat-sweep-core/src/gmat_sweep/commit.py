@@ -1,0 +1,200 @@
+"""Group commit: finished runs into the dataset and the manifest, a group at a time.
+
+:class:`GroupCommitter` is what the driver does with every run that ends. It decodes
+the run's outputs (Arrow IPC, :mod:`gmat_sweep.outputs`) into dataset rows and buffers
+them with the run's manifest line. A group is committed when it is due: when its
+oldest run has waited :data:`COMMIT_WINDOW_S`, when it holds :data:`COMMIT_MAX_RUNS`
+runs or :data:`COMMIT_MAX_BYTES` of rows, and at the end of a session. Committing a
+group writes, in this order: the whole logs of its runs that did not end ok
+(``logs/``), one part file per output (durable), then the run lines and the commit line
+with one write and one fsync (:meth:`~gmat_sweep.manifest.Manifest.commit`).
+
+Guarantee: a driver killed at any instant loses at most the runs of the group not yet
+committed (they are pending again on resume) and never leaves rows that count twice. A
+driver on a slow shared filesystem pays one manifest fsync and one part file per output
+per group, not per run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gmat_sweep.errors import SweepConfigError
+from gmat_sweep.manifest import Manifest, run_record
+from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["COMMIT_MAX_BYTES", "COMMIT_MAX_RUNS", "COMMIT_WINDOW_S", "GroupCommitter"]
+
+#: A finished run waits at most about this long before its group is committed (seconds);
+#: ``GMAT_SWEEP_COMMIT_WINDOW_S`` in the driver's environment overrides it.
+COMMIT_WINDOW_S = 2.0
+#: A group is committed once it holds this many runs...
+COMMIT_MAX_RUNS = 20_000
+#: ...or this many bytes of decoded rows.
+COMMIT_MAX_BYTES = 64 * 1024 * 1024
+LOGS_DIR = "logs"
+
+Notes = Callable[[RunSpec, RunOutcome], list[str]]
+
+
+class GroupCommitter:
+    """Buffers finished runs and commits them in groups (see the module docstring).
+
+    Args:
+        out_dir: The sweep directory.
+        manifest: Its open manifest (the committer appends to it).
+        notes: Extra notes for a run's manifest line (e.g. a worker software mismatch).
+        window_s, max_runs, max_bytes: When a group is due (``window_s`` None: the
+            environment's ``GMAT_SWEEP_COMMIT_WINDOW_S``, else :data:`COMMIT_WINDOW_S`).
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        manifest: Manifest,
+        *,
+        notes: Notes | None = None,
+        window_s: float | None = None,
+        max_runs: int = COMMIT_MAX_RUNS,
+        max_bytes: int = COMMIT_MAX_BYTES,
+    ) -> None:
+        self.out_dir = out_dir
+        self.manifest = manifest
+        self.notes = notes
+        self.window_s = _window_s() if window_s is None else window_s
+        self.max_runs = max_runs
+        self.max_bytes = max_bytes
+        self._runs: list[tuple[RunSpec, RunOutcome, dict[str, int], list[str]]] = []
+        self._tables: dict[str, list[pa.Table]] = {}
+        self._bytes = 0
+        self._oldest: float | None = None
+
+    def add(self, finished: list[tuple[RunSpec, RunOutcome]]) -> None:
+        """Buffer these finished attempts; commit the group if it is now due.
+
+        Raises:
+            OSError: committing failed (disk full, out not writable); what was committed
+                before stays committed, and this group's runs will run again on resume.
+        """
+        for spec, outcome in finished:
+            self._buffer(spec, outcome)
+        if self._oldest is None and self._runs:
+            self._oldest = time.monotonic()
+        if self._due():
+            self.flush()
+
+    def due_in(self) -> float | None:
+        """Seconds until the buffered group is due (None: nothing buffered)."""
+        if self._oldest is None:
+            return None
+        return max(0.0, self._oldest + self.window_s - time.monotonic())
+
+    def tick(self) -> float | None:
+        """Commit the group if its window has passed; seconds until the next is due."""
+        if self._due():
+            self.flush()
+        return self.due_in()
+
+    def _due(self) -> bool:
+        if not self._runs:
+            return False
+        waited = self._oldest is not None and time.monotonic() - self._oldest >= self.window_s
+        return waited or len(self._runs) >= self.max_runs or self._bytes >= self.max_bytes
+
+    def _buffer(self, spec: RunSpec, outcome: RunOutcome) -> None:
+        from gmat_sweep.dataset import prepare
+        from gmat_sweep.outputs import decode_table
+
+        rows: dict[str, int] = {}
+        prepared: list[tuple[str, pa.Table]] = []
+        try:
+            for key, data in sorted(outcome.tables.items()):
+                table = prepare(decode_table(data), spec.run_id, spec.attempt)
+                prepared.append((key, table))
+                rows[key] = table.num_rows
+        except Exception as exc:  # a pool that mangled the bytes: that run fails, not the sweep
+            message = f"the run's outputs came back unreadable ({exc}); a bug in the backend"
+            outcome = _failed(outcome, ErrorInfo("BackendError", message))
+            rows, prepared = {}, []
+        for key, table in prepared:
+            self._tables.setdefault(key, []).append(table)
+            self._bytes += table.nbytes
+        notes = list(outcome.warnings) + (self.notes(spec, outcome) if self.notes else [])
+        self._runs.append((spec, outcome, rows, notes))
+
+    def flush(self) -> None:
+        """Commit everything buffered now (see the module docstring for the order).
+
+        Raises:
+            OSError: as :meth:`add`.
+        """
+        if not self._runs:
+            return
+        from gmat_sweep.dataset import COMPACT_AT, compact, write_part
+
+        records: list[dict[str, Any]] = []
+        for spec, outcome, rows, notes in self._runs:
+            log = self._save_log(spec, outcome)
+            records.append(run_record(spec, outcome, rows=rows, warnings=notes, log=log))
+        parts = {key: write_part(self.out_dir, key, tables) for key, tables in self._tables.items()}
+        self.manifest.commit(records, parts)
+        self._runs, self._tables, self._bytes, self._oldest = [], {}, 0, None
+        for key in parts:
+            if len(self.manifest.parts.get(key, ())) >= COMPACT_AT:
+                compact(self.out_dir, self.manifest, key, final=False)
+
+    def close(self) -> None:
+        """Commit what is buffered and merge each output's small parts (end of a session).
+
+        Raises:
+            OSError: as :meth:`add`; the merge's failure loses nothing (parts stay live).
+        """
+        from gmat_sweep.dataset import compact
+
+        self.flush()
+        for key in list(self.manifest.parts):
+            compact(self.out_dir, self.manifest, key, final=True)
+
+    def _save_log(self, spec: RunSpec, outcome: RunOutcome) -> str | None:
+        """Write a run's whole log to ``logs/`` (runs that did not end ok); its path."""
+        if not outcome.log:
+            return None
+        relative = f"{LOGS_DIR}/{run_dir_name(spec.run_id)}-attempt{spec.attempt}.log"
+        path = self.out_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(outcome.log, encoding="utf-8")
+        return relative
+
+
+def _window_s() -> float:
+    """The commit window from ``GMAT_SWEEP_COMMIT_WINDOW_S``, else the default.
+
+    Raises:
+        SweepConfigError: the variable is set but not a number >= 0.
+    """
+    raw = os.environ.get("GMAT_SWEEP_COMMIT_WINDOW_S", "").strip()
+    if not raw:
+        return COMMIT_WINDOW_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise SweepConfigError(
+            f"GMAT_SWEEP_COMMIT_WINDOW_S={raw!r} is not a number of seconds >= 0; unset it "
+            f"for the default of {COMMIT_WINDOW_S:g} s"
+        )
+    return value
+
+
+def _failed(outcome: RunOutcome, error: ErrorInfo) -> RunOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, status=Status.FAILED, tables={}, error=error)
