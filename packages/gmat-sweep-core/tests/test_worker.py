@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from gmat_sweep import hosts
+import pytest
+
+from gmat_sweep import hosts, worker
+from gmat_sweep.outputs import decode_table
 from gmat_sweep.preflight import canonical_sha256
 from gmat_sweep.spec import RunOutcome, RunSpec, Status
-from gmat_sweep.testing import kit_script
+from gmat_sweep.testing import FakeGmatRule, kit_script
 from gmat_sweep.worker import execute_batch, execute_run, shutdown_hosts
 
 
@@ -75,3 +80,58 @@ def test_a_donated_host_serves_the_next_run_without_a_new_bootstrap(
     assert outcome.status is Status.OK, outcome.error
     assert used is host
     assert not host.alive()  # shut down with the others
+
+
+def test_a_worker_that_cannot_see_the_sweep_runs_the_script_it_carries(
+    gmat: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No shared filesystem: the script path does not exist here, the text does the work,
+    the outputs come back in the outcome, and nothing is written under out or left in
+    scratch."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("GMAT_SWEEP_SCRATCH", str(scratch))
+    text = kit_script().read_text()
+    spec = RunSpec(
+        run_id=3,
+        overrides={"Sat.SMA": 7100.0},
+        script="/nonexistent/sweep/script/kit_orbit.script",
+        out_dir="/nonexistent/sweep",
+        script_sha256=canonical_sha256(text),
+        script_text=text,
+    )
+    try:
+        outcome = execute_run(spec)
+        written = [p.read_text() for p in scratch.rglob("*.script")]
+    finally:
+        shutdown_hosts()
+        worker._remove_scripts()
+    assert outcome.status is Status.OK, outcome.error
+    report = decode_table(outcome.tables["report__OrbitReport"])
+    assert report.num_rows > 0 and report.column("Sat.SMA")[0].as_py() == pytest.approx(7100.0)
+    assert outcome.log == ""  # ok runs bring no logs
+    assert not Path("/nonexistent").exists()
+    assert written == [text]  # the script's text, written into scratch
+    assert list(scratch.iterdir()) == []  # the attempt's scratch at once, the script at exit
+
+
+def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
+    gmat_with: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gmat_with(FakeGmatRule(when={"Sat.SMA": 7010.0}, action="fail"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("GMAT_SWEEP_SCRATCH", str(scratch))
+    failing, kept = _spec(tmp_path, 1), replace(_spec(tmp_path, 2), keep_files=True)
+    try:
+        outcomes = execute_batch([failing, kept])
+    finally:
+        shutdown_hosts()
+    assert outcomes[0].status is Status.FAILED and not outcomes[0].tables
+    assert "==> GmatLog.txt <==" in outcomes[0].log and "injected failure" in outcomes[0].log
+    assert "==> worker.log <==" in outcomes[0].log
+    assert outcomes[1].status is Status.OK and outcomes[1].tables
+    run_dir = tmp_path / "runs" / "000002"
+    assert (run_dir / "GmatLog.txt").is_file() and (run_dir / "worker.log").is_file()
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["000002"]
+    assert list(scratch.iterdir()) == []  # both attempts' scratch removed

@@ -121,6 +121,11 @@ def _new_sweep_options(func: F) -> F:
         click.option(
             "--no-validate", is_flag=True, help="Skip checking the script in GMAT here first."
         ),
+        click.option(
+            "--keep-gmat-files",
+            is_flag=True,
+            help="Keep each run's GMAT files in OUT/runs/<id>/ (workers must see OUT).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -171,6 +176,7 @@ def _start(
     out: Path | None,
     overwrite: bool,
     no_validate: bool,
+    keep_gmat_files: bool,
     backend: str | None,
     backend_opts: Sequence[str],
     workers: int | None,
@@ -193,6 +199,7 @@ def _start(
         progress=None if not no_progress else False,
         overwrite=overwrite,
         validate=not no_validate,
+        keep_gmat_files=keep_gmat_files,
     )
     _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.run(report=report))
 
@@ -203,8 +210,8 @@ def main() -> None:
     """Run a GMAT mission many times and collect every run's outputs.
 
     Each sweep writes a directory: manifest.jsonl (the record that makes it
-    reproducible and resumable), script/ (the script it ran) and runs/<id>/
-    (Parquet outputs and GMAT's logs).
+    reproducible and resumable), script/ (the script it ran), data/ (one Parquet
+    dataset per output, every run's rows) and logs/ (the logs of runs that failed).
     """
 
 

@@ -87,7 +87,7 @@ def run_demo(
     echo(f"\n{sweep.summary()}")
     echo(f"Outputs:  {out}")
     echo(f"  manifest:     {out / MANIFEST_NAME}")
-    echo(f"  per-run data: {out / 'runs'}/<run_id>/report__OrbitReport.parquet, GmatLog.txt")
+    echo(f"  every run's rows: {out / 'data' / 'report__OrbitReport'}/ (a Parquet dataset)")
     echo(f"\nThe DataFrame ({len(frame)} rows, index {list(frame.index.names)}):")
     echo(frame.head(6).to_string())
     final = frame.groupby(level="run_id").tail(1)

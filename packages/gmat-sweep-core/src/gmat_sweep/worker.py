@@ -68,28 +68,53 @@ _scripts_dir: list[Path] = []
 
 
 def _remove_scripts() -> None:
-    for directory in _scripts_dir:
-        shutil.rmtree(directory, ignore_errors=True)
+    """Remove the scripts this process wrote into scratch (at exit)."""
+    with _scripts_lock:
+        for directory in _scripts_dir:
+            shutil.rmtree(directory, ignore_errors=True)
+        _scripts_dir.clear()
+        _scripts.clear()
 
 
 def _script_path(spec: RunSpec) -> str:
-    """The script to load: the text the spec carries, written once per process, or its path."""
+    """The script file to load, decided once per process and script.
+
+    The file at ``spec.script`` when this machine sees it with the same content (the
+    local pool; workers on a shared filesystem); otherwise the text the spec carries,
+    written once into a scratch folder removed when the process exits.
+    """
     if not spec.script_text:
         return spec.script
-    key = (spec.script_sha256, spec.script_text)
+    key = (spec.script_sha256, spec.script)
     with _scripts_lock:
         path = _scripts.get(key)
         if path is None or not path.is_file():
-            if not _scripts_dir:
-                _scripts_dir.append(
-                    Path(tempfile.mkdtemp(prefix="gmat-sweep-scripts-", dir=scratch_root()))
-                )
-                atexit.register(_remove_scripts)
-            folder = Path(tempfile.mkdtemp(dir=_scripts_dir[0]))
-            path = folder / (Path(spec.script).name or "mission.script")
-            path.write_text(spec.script_text, encoding="utf-8")
+            path = _local_copy(spec) or _materialise(spec)
             _scripts[key] = path
     return str(path)
+
+
+def _local_copy(spec: RunSpec) -> Path | None:
+    from gmat_sweep.preflight import canonical_sha256
+
+    path = Path(spec.script)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    same = canonical_sha256(text) == canonical_sha256(spec.script_text)
+    return path if same else None
+
+
+def _materialise(spec: RunSpec) -> Path:
+    if not _scripts_dir:
+        root = tempfile.mkdtemp(prefix="gmat-sweep-scripts-", dir=scratch_root())
+        _scripts_dir.append(Path(root))
+        atexit.register(_remove_scripts)
+    folder = Path(tempfile.mkdtemp(dir=_scripts_dir[0]))
+    path = folder / (Path(spec.script).name or "mission.script")
+    path.write_text(spec.script_text, encoding="utf-8")
+    return path
 
 
 def _now() -> str:
