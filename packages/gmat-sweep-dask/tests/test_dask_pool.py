@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -152,3 +153,36 @@ def test_the_backend_is_found_by_name_and_class_once_installed() -> None:
     assert FromBackends is DaskPool
     entry = next(e for e in available_backends() if e.name == "dask")
     assert entry.distribution == "gmat-sweep-dask"
+
+
+def test_a_worker_that_cannot_see_the_sweep_directory_completes_it_bit_equal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No shared filesystem: the worker's mount namespace has an empty tmpfs over the folder
+    holding the script and ``out``; the script travels with the runs, the outputs come back
+    with their outcomes, and the sweep equals the local one bit for bit."""
+    from gmat_sweep import Sweep
+    from gmat_sweep.designs import Grid
+    from gmat_sweep.testing import kit_gmat_root
+    from gmat_sweep.testing.compare import assert_sweeps_equal
+
+    monkeypatch.setenv("GMAT_ROOT", str(kit_gmat_root()))
+    driver_only = tmp_path / "driver-only"
+    driver_only.mkdir()
+    script = driver_only / "kit_orbit.script"
+    script.write_text(kit_script().read_text())
+    design = Grid({"Sat.SMA": [6900.0, 7000.0, 7100.0], "Sat.INC": [0.0, 51.6]})
+    (tmp_path / "cluster").mkdir()
+    cluster = DaskCliCluster(tmp_path / "cluster", kit_gmat_root())
+    try:
+        cluster.add_worker(hide=[driver_only])
+        cluster.wait_for_workers(1)
+        with DaskPool(address=cluster.address) as pool:
+            seen = pool.client.run(lambda: os.path.exists(str(script)))
+            assert list(seen.values()) == [False], "the worker must not see the driver's folder"
+            Sweep(script, design, out=driver_only / "out", backend=pool, progress=False).run()
+    finally:
+        cluster.close()
+    with LocalPool(2) as local:
+        Sweep(script, design, out=tmp_path / "local", backend=local, progress=False).run()
+    assert_sweeps_equal(driver_only / "out", tmp_path / "local")

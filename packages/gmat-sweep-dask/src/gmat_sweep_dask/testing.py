@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["DaskCliCluster"]
@@ -62,16 +63,31 @@ class DaskCliCluster:
         time.sleep(0.2)
         self.address: str = json.loads(self.scheduler_file.read_text())["address"]
 
-    def add_worker(self, *, nanny: bool = False) -> subprocess.Popen[bytes]:
-        """Start one single-threaded worker (``--no-nanny``: killing it is final)."""
+    def add_worker(
+        self, *, nanny: bool = False, hide: Sequence[Path] = ()
+    ) -> subprocess.Popen[bytes]:
+        """Start one single-threaded worker (``--no-nanny``: killing it is final).
+
+        ``hide``: folders the worker must not see, as on a node without the driver's
+        filesystem: the worker runs in its own mount namespace (``unshare --mount``, which
+        needs root or user namespaces) with an empty tmpfs over each.
+        """
         n = len(self.workers)
         log = open(self.workdir / f"worker-{n}.log", "wb")  # noqa: SIM115
+        command = [
+            _DASK, "worker", self.address, "--host", "127.0.0.1", "--name", f"w{n}",
+            "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", "--memory-limit", "1GiB",
+            "--death-timeout", "30", "--nanny" if nanny else "--no-nanny",
+        ]  # fmt: skip
+        if hide:
+            mounts = " && ".join(
+                f"mount -t tmpfs gmat-sweep-hidden {shlex.quote(str(d))}" for d in hide
+            )
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       f'{mounts} && exec "$@"', "sh", *command]  # fmt: skip
         worker = subprocess.Popen(
-            [_DASK, "worker", self.address, "--host", "127.0.0.1", "--name", f"w{n}",
-             "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", "--memory-limit", "1GiB",
-             "--death-timeout", "30", "--nanny" if nanny else "--no-nanny"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.workers.append(worker)
         return worker
 
