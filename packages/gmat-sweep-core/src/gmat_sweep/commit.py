@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gmat_sweep.errors import SweepConfigError
+from gmat_sweep.errors import OutputDirError, SweepConfigError
 from gmat_sweep.manifest import Manifest, run_record
 from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
 
@@ -139,16 +139,19 @@ class GroupCommitter:
             return
         from gmat_sweep.dataset import COMPACT_AT, compact, write_part
 
-        records: list[dict[str, Any]] = []
-        for spec, outcome, rows, notes in self._runs:
-            log = self._save_log(spec, outcome)
-            records.append(run_record(spec, outcome, rows=rows, warnings=notes, log=log))
-        parts = {key: write_part(self.out_dir, key, tables) for key, tables in self._tables.items()}
-        self.manifest.commit(records, parts)
-        self._runs, self._tables, self._bytes, self._oldest = [], {}, 0, None
-        for key in parts:
-            if len(self.manifest.parts.get(key, ())) >= COMPACT_AT:
-                compact(self.out_dir, self.manifest, key, final=False)
+        try:
+            records: list[dict[str, Any]] = []
+            for spec, outcome, rows, notes in self._runs:
+                log = self._save_log(spec, outcome)
+                records.append(run_record(spec, outcome, rows=rows, warnings=notes, log=log))
+            parts = {key: write_part(self.out_dir, key, t) for key, t in self._tables.items()}
+            self.manifest.commit(records, parts)
+            self._runs, self._tables, self._bytes, self._oldest = [], {}, 0, None
+            for key in parts:
+                if len(self.manifest.parts.get(key, ())) >= COMPACT_AT:
+                    compact(self.out_dir, self.manifest, key, final=False)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
 
     def close(self) -> None:
         """Commit what is buffered and merge each output's small parts (end of a session).
@@ -159,8 +162,20 @@ class GroupCommitter:
         from gmat_sweep.dataset import compact
 
         self.flush()
-        for key in list(self.manifest.parts):
-            compact(self.out_dir, self.manifest, key, final=True)
+        try:
+            for key in list(self.manifest.parts):
+                compact(self.out_dir, self.manifest, key, final=True)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+
+    def _write_error(self, exc: OSError) -> OutputDirError:
+        pending = len(self._runs)
+        return OutputDirError(
+            f"cannot write the sweep's outputs in {self.out_dir}: {exc.strerror or exc}. "
+            f"Everything committed before is safe; the {pending} run(s) not yet committed "
+            f"will run again. Free space (or fix the directory), then resume: "
+            f"gmat-sweep resume {self.out_dir}"
+        )
 
     def _save_log(self, spec: RunSpec, outcome: RunOutcome) -> str | None:
         """Write a run's whole log to ``logs/`` (runs that did not end ok); its path."""
