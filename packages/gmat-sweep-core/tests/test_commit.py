@@ -146,7 +146,7 @@ def test_a_full_disk_stops_the_sweep_clearly_and_resume_completes_it(
     monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
     out = tmp_path / "full"
     with LocalPool(2) as pool:
-        with pytest.raises(OutputDirError, match="No space left on device.*resume") as info:
+        with pytest.raises(OutputDirError, match=r"No space left on device.*resume") as info:
             sweep(SCRIPT, grid={"Sat.SMA": SMAS}, backend=pool, out=out)
         assert "committed before is safe" in str(info.value)
         first = Manifest.load(out)

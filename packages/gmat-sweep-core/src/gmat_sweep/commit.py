@@ -72,7 +72,8 @@ class GroupCommitter:
         self.max_runs = max_runs
         self.max_bytes = max_bytes
         self._runs: list[tuple[RunSpec, RunOutcome, dict[str, int], list[str]]] = []
-        self._tables: dict[str, list[pa.Table]] = {}
+        # Per output key: the decoded tables of the buffered runs, their run ids, attempts.
+        self._tables: dict[str, tuple[list[pa.Table], list[int], list[int]]] = {}
         self._bytes = 0
         self._oldest: float | None = None
 
@@ -109,25 +110,27 @@ class GroupCommitter:
         return waited or len(self._runs) >= self.max_runs or self._bytes >= self.max_bytes
 
     def _buffer(self, spec: RunSpec, outcome: RunOutcome) -> None:
-        from gmat_sweep.dataset import prepare
         from gmat_sweep.outputs import decode_table
 
         rows: dict[str, int] = {}
-        prepared: list[tuple[str, pa.Table]] = []
+        decoded: list[tuple[str, pa.Table, int]] = []
         try:
-            for key, data in sorted(outcome.tables.items()):
-                table = prepare(decode_table(data), spec.run_id, spec.attempt)
-                prepared.append((key, table))
+            for key, data in outcome.tables.items():
+                table = decode_table(data)
+                decoded.append((key, table, len(data)))
                 rows[key] = table.num_rows
         except Exception as exc:  # a pool that mangled the bytes: that run fails, not the sweep
             message = f"the run's outputs came back unreadable ({exc}); a bug in the backend"
             outcome = _failed(outcome, ErrorInfo("BackendError", message))
-            rows, prepared = {}, []
-        for key, table in prepared:
-            self._tables.setdefault(key, []).append(table)
-            self._bytes += table.nbytes
+            rows, decoded = {}, []
+        for key, table, size in decoded:
+            tables, run_ids, attempts = self._tables.setdefault(key, ([], [], []))
+            tables.append(table)
+            run_ids.append(spec.run_id)
+            attempts.append(spec.attempt)
+            self._bytes += size
         notes = list(outcome.warnings) + (self.notes(spec, outcome) if self.notes else [])
-        self._runs.append((spec, outcome, rows, notes))
+        self._runs.append((spec, outcome, dict(sorted(rows.items())), notes))
 
     def flush(self) -> None:
         """Commit everything buffered now (see the module docstring for the order).
@@ -137,14 +140,17 @@ class GroupCommitter:
         """
         if not self._runs:
             return
-        from gmat_sweep.dataset import COMPACT_AT, compact, write_part
+        from gmat_sweep.dataset import COMPACT_AT, assemble, compact, write_part
 
         try:
             records: list[dict[str, Any]] = []
             for spec, outcome, rows, notes in self._runs:
                 log = self._save_log(spec, outcome)
                 records.append(run_record(spec, outcome, rows=rows, warnings=notes, log=log))
-            parts = {key: write_part(self.out_dir, key, t) for key, t in self._tables.items()}
+            parts = {
+                key: write_part(self.out_dir, key, assemble(*buffered))
+                for key, buffered in self._tables.items()
+            }
             self.manifest.commit(records, parts)
             self._runs, self._tables, self._bytes, self._oldest = [], {}, 0, None
             for key in parts:

@@ -37,8 +37,8 @@ __all__ = [
     "DATA_DIR",
     "ROW_GROUP_ROWS",
     "TARGET_PART_BYTES",
+    "assemble",
     "compact",
-    "prepare",
     "remove_orphans",
     "write_part",
 ]
@@ -54,32 +54,55 @@ SMALL_PART_BYTES = TARGET_PART_BYTES // 4
 COMPACT_AT = 32
 
 
-def prepare(table: pa.Table, run_id: int, attempt: int) -> pa.Table:
-    """One run's table as dataset rows: ``run_id`` and ``attempt`` first, integers widened."""
+def assemble(tables: list[pa.Table], run_ids: list[int], attempts: list[int]) -> pa.Table:
+    """Dataset rows of several runs of one output: ``tables[i]`` is run ``run_ids[i]``'s.
+
+    ``run_id`` and ``attempt`` come first; integer (and all-null) channels become float64,
+    so two runs whose values gmat-run typed differently still share one schema.
+
+    Raises:
+        pyarrow.ArrowInvalid: the runs' columns cannot share one schema (e.g. a channel
+            that is text in one run and numbers in another).
+    """
+    import numpy as np
     import pyarrow as pa
 
-    columns = [c for c in table.column_names if c not in ("run_id", "attempt")]
-    fields, arrays = [], []
-    for name in columns:
-        column = table.column(name)
-        kind = column.type
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
-            column = column.cast(pa.float64())
-        fields.append(pa.field(name, column.type))
-        arrays.append(column)
-    n = table.num_rows
+    widened = [_widen(t) for t in tables]
+    try:
+        table = pa.concat_tables(widened)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        table = pa.concat_tables(widened, promote_options="permissive")
+    table = table.replace_schema_metadata(tables[0].schema.metadata)
+    counts = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
+    ids = pa.array(np.repeat(np.asarray(run_ids, dtype=np.int64), counts))
+    tries = pa.array(np.repeat(np.asarray(attempts, dtype=np.int32), counts))
+    names = [c for c in table.column_names if c not in ("run_id", "attempt")]
     head = [
         pa.field("run_id", pa.int64(), nullable=False),
         pa.field("attempt", pa.int32(), nullable=False),
     ]
-    schema = pa.schema(head + fields, metadata=table.schema.metadata)
-    ids = pa.array([run_id] * n, type=pa.int64())
-    attempts = pa.array([attempt] * n, type=pa.int32())
-    return pa.Table.from_arrays([ids, attempts, *arrays], schema=schema)
+    schema = pa.schema(
+        head + [table.schema.field(c) for c in names], metadata=table.schema.metadata
+    )
+    return pa.Table.from_arrays([ids, tries, *(table.column(c) for c in names)], schema=schema)
 
 
-def write_part(out_dir: Path, key: str, tables: list[pa.Table]) -> str:
-    """Write ``tables`` (prepared rows of one output) as a new part file, durably.
+def _widen(table: pa.Table) -> pa.Table:
+    """``table`` with integer and all-null columns cast to float64 (a no-op when none)."""
+    import pyarrow as pa
+
+    schema = table.schema
+    widen = [
+        i for i, f in enumerate(schema) if pa.types.is_integer(f.type) or pa.types.is_null(f.type)
+    ]
+    if not widen:
+        return table
+    fields = [pa.field(f.name, pa.float64()) if i in widen else f for i, f in enumerate(schema)]
+    return table.cast(pa.schema(fields, metadata=schema.metadata))
+
+
+def write_part(out_dir: Path, key: str, table: pa.Table) -> str:
+    """Write ``table`` (rows of one output, from :func:`assemble`) as a new part, durably.
 
     Returns the part's path relative to ``out_dir``. The file is written under a
     temporary name, fsync'ed, renamed, and its directory fsync'ed.
@@ -87,9 +110,6 @@ def write_part(out_dir: Path, key: str, tables: list[pa.Table]) -> str:
     Raises:
         OSError: the disk is full or not writable (no part file is left behind).
     """
-    import pyarrow as pa
-
-    table = pa.concat_tables(tables, promote_options="permissive")
     relative = f"{DATA_DIR}/{key}/part-{uuid.uuid4().hex[:16]}.parquet"
     _write_durably(out_dir / relative, [table])
     return relative
