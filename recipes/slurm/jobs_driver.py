@@ -15,7 +15,7 @@ import argparse
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("script")
-    parser.add_argument("--out", required=True, help="sweep directory on a shared filesystem")
+    parser.add_argument("--out", required=True, help="sweep directory (only this driver writes it)")
     parser.add_argument("--n", type=int, default=2000, help="Monte Carlo runs")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--partition", default=None)
