@@ -11,8 +11,8 @@ Usage (from the repository root, after ``source scripts/_venv.sh``)::
   are other processes), the files in the sweep directory, the DataFrame's shape, and the
   time to reopen the finished sweep and resume it (nothing left to do: the call returns
   the DataFrame).
-- ``driver``: an in-process pool whose batches complete at once, each run bringing back a
-  3-row output: the driver's peak RSS and runs/s, reopening and resuming the finished
+- ``driver``: a Monte Carlo design of two parameters on an in-process pool whose batches
+  complete at once, each run bringing back a 3-row output: the driver's peak RSS and runs/s, reopening and resuming the finished
   sweep, and how fast the DataFrame of the retained rows builds.
 
 Each step runs in a fresh interpreter (peak RSS is ``ru_maxrss`` of that interpreter).
@@ -63,7 +63,7 @@ def child_driver(args: dict[str, Any]) -> dict[str, Any]:
 
     import pandas as pd
 
-    from gmat_sweep import Grid, Pool, RunOutcome, Status, Sweep
+    from gmat_sweep import MonteCarlo, Pool, RunOutcome, Status, Sweep
     from gmat_sweep.outputs import encode_frame
 
     rows = pd.DataFrame({"Sat.ElapsedSecs": [0.0, 60.0, 120.0], "Sat.SMA": [7000.0] * 3})
@@ -84,7 +84,9 @@ def child_driver(args: dict[str, Any]) -> dict[str, Any]:
             return done
 
     n = args["n"]
-    design = Grid({"Sat.SMA": [6900.0 + 400.0 * i / (n - 1) for i in range(n)]})
+    design = MonteCarlo(
+        n, {"Sat.SMA": ("normal", 7000.0, 10.0), "Sat.INC": ("uniform", 0.0, 90.0)}, seed=1
+    )
     script = Path(args["out"]).parent / "mission.script"
     script.write_text("Create Spacecraft Sat;\n")
     t0 = time.perf_counter()

@@ -16,7 +16,9 @@ import argparse
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("script")
-    parser.add_argument("--out", required=True, help="sweep directory on the shared mount")
+    parser.add_argument(
+        "--out", required=True, help="sweep directory, on the driver (workers need not see it)"
+    )
     parser.add_argument("--n", type=int, default=1000, help="Monte Carlo runs")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--address", default="auto")

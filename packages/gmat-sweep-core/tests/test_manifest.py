@@ -45,6 +45,8 @@ def test_groups_survive_reload_and_the_latest_attempt_wins(tmp_path: Path) -> No
     m.close()
     assert _lines(tmp_path)[3] == {
         "kind": "commit",
+        "ids": [0, 1],
+        "statuses": ["ok", "lost"],
         "parts": {"report__R": "data/report__R/part-a.parquet"},
         "runs": 2,
     }
@@ -76,7 +78,9 @@ def _write_group_then(tmp_path: Path, tail: str) -> Manifest:
 
 
 RUN1 = json.dumps(_run(1), sort_keys=True)
-COMMIT1 = json.dumps({"kind": "commit", "parts": {}, "runs": 1}, sort_keys=True)
+COMMIT1 = json.dumps(
+    {"kind": "commit", "parts": {}, "runs": 1, "ids": [1], "statuses": ["ok"]}, sort_keys=True
+)
 
 
 @pytest.mark.parametrize(
@@ -131,10 +135,14 @@ def test_a_complete_but_unparseable_last_line_is_corruption(tmp_path: Path) -> N
     ("line", "match"),
     [
         ('{"kind": "run", "run_id": 0}', "line 2, is a run line without"),
-        ('{"kind": "commit"}', "line 2, is a commit line without"),
+        ('{"kind": "commit", "runs": 0}', "line 2, is a commit line without"),
+        ('{"attempt": 1, "run_id": 0, "sta\n', "line 2, is a run line cut short"),
         ('["run", 0]', "line 2, is not a JSON object"),
         ('{"kind": "header", "schema_version": 2}', "line 2, is a second header"),
-        ('{"kind": "commit", "runs": 3, "parts": {}}', "line 2, closes a group of 3 runs after 0"),
+        (
+            '{"kind": "commit", "runs": 3, "ids": [], "statuses": [], "parts": {}}',
+            "line 2, closes a group of 3 runs",
+        ),
     ],
 )
 def test_a_line_without_what_its_kind_needs_is_corruption(
@@ -209,3 +217,14 @@ def test_extend_records_raise_the_run_count(tmp_path: Path) -> None:
     m.append({"kind": "extend", "n_runs": 5})
     m.close()
     assert Manifest.load(tmp_path).pending() == [0, 1, 2, 3, 4]
+
+
+def test_run_lines_are_checked_against_their_commit_line_when_read(tmp_path: Path) -> None:
+    m = Manifest.create(tmp_path, {"n_runs": 2})
+    m.commit([_run(0), _run(1, "failed")], {})
+    m.close()
+    path = tmp_path / MANIFEST_NAME
+    path.write_text(path.read_text().replace('"status":"failed"', '"status":"ok"'))
+    assert Manifest.load(tmp_path).status_of(1) == "failed"  # the commit line is the index
+    with pytest.raises(ManifestCorruptError, match="line 4, says run 1 ended failed"):
+        list(Manifest.load(tmp_path).run_entries())

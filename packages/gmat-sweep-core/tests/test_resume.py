@@ -183,10 +183,16 @@ def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) ->
     # Pretend run 1 never finished (remove its line and its rows), then move the directory.
     manifest = tmp_path / "a" / MANIFEST_NAME
     lines = manifest.read_text().splitlines(keepends=True)
-    kept = [x for x in lines if '"run_id":1,' not in x]
-    manifest.write_text(
-        "".join(x.replace('"runs":3}', '"runs":2}') if '"kind":"commit"' in x else x for x in kept)
-    )
+    records = [json.loads(x) for x in lines]
+    kept = [r for r in records if not (r["kind"] == "run" and r["run_id"] == 1)]
+    for record in kept:
+        if record["kind"] == "commit":
+            pairs = [
+                (i, s) for i, s in zip(record["ids"], record["statuses"], strict=True) if i != 1
+            ]
+            record["ids"], record["statuses"] = [i for i, _ in pairs], [s for _, s in pairs]
+            record["runs"] = len(pairs)
+    manifest.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
     (part,) = Manifest.load(tmp_path / "a").parts["report__OrbitReport"]
     rows = pq.read_table(tmp_path / "a" / part)
     pq.write_table(rows.filter(pc.not_equal(rows["run_id"], 1)), tmp_path / "a" / part)

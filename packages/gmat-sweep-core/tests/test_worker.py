@@ -91,6 +91,7 @@ def test_a_worker_that_cannot_see_the_sweep_runs_the_script_it_carries(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setenv("GMAT_SWEEP_SCRATCH", str(scratch))
+    worker.remove_process_scratch()  # this process's scratch folder is made anew, in there
     text = kit_script().read_text()
     spec = RunSpec(
         run_id=3,
@@ -105,7 +106,7 @@ def test_a_worker_that_cannot_see_the_sweep_runs_the_script_it_carries(
         written = [p.read_text() for p in scratch.rglob("*.script")]
     finally:
         shutdown_hosts()
-        worker._remove_scripts()
+        worker.remove_process_scratch()
     assert outcome.status is Status.OK, outcome.error
     report = decode_table(outcome.tables["report__OrbitReport"])
     assert report.num_rows > 0 and report.column("Sat.SMA")[0].as_py() == pytest.approx(7100.0)
@@ -122,6 +123,7 @@ def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setenv("GMAT_SWEEP_SCRATCH", str(scratch))
+    worker.remove_process_scratch()
     failing, kept = _spec(tmp_path, 1), replace(_spec(tmp_path, 2), keep_files=True)
     try:
         outcomes = execute_batch([failing, kept])
@@ -134,4 +136,28 @@ def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
     run_dir = tmp_path / "runs" / "000002"
     assert (run_dir / "GmatLog.txt").is_file() and (run_dir / "worker.log").is_file()
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["000002"]
-    assert list(scratch.iterdir()) == []  # both attempts' scratch removed
+    assert [list(p.iterdir()) for p in scratch.iterdir()] == [[]]  # both attempts' removed
+    worker.remove_process_scratch()
+    assert list(scratch.iterdir()) == []  # and the process's own folder at exit
+
+
+def test_scratch_left_by_a_killed_process_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("GMAT_SWEEP_SCRATCH", str(tmp_path))
+    code = (
+        "import os, signal; from gmat_sweep.worker import process_scratch; "
+        "(process_scratch() / 'attempt').mkdir(); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=False)
+    (left,) = tmp_path.iterdir()
+    assert (left / "attempt").is_dir()
+    worker.remove_process_scratch()
+    try:
+        mine = worker.process_scratch()
+        assert list(tmp_path.iterdir()) == [mine]  # the dead process's folder is gone
+    finally:
+        worker.remove_process_scratch()

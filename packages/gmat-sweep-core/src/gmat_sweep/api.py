@@ -37,6 +37,7 @@ def _run(
     report: str | None,
     overwrite: bool,
     validate: bool,
+    keep_gmat_files: bool,
 ) -> pd.DataFrame:
     from gmat_sweep.orchestrator import Sweep
 
@@ -51,6 +52,7 @@ def _run(
         progress=progress,
         overwrite=overwrite,
         validate=validate,
+        keep_gmat_files=keep_gmat_files,
     ).run(report=report)
 
 
@@ -68,6 +70,7 @@ def sweep(
     report: str | None = None,
     overwrite: bool = False,
     validate: bool = True,
+    keep_gmat_files: bool = False,
 ) -> pd.DataFrame:
     """Run ``script`` once per point of a full-factorial ``grid`` or per row of ``samples``.
 
@@ -79,13 +82,15 @@ def sweep(
         backend: Where runs execute: None (all cores here), a backend name
             (``"local"``, ``"dask"``...), a Pool class or a Pool instance.
         backend_options: Constructor options for a backend given by name or class.
-        out: The sweep directory (manifest, script copy, per-run outputs).
+        out: The sweep directory (manifest, script copy, the outputs' datasets).
         timeout: Seconds one run may take (None: no limit).
         max_retries: Resubmissions of a run the backend lost (default 2).
         progress: Show a progress line (None: only on a terminal).
         report: Which ReportFile to return when the script has several.
         overwrite: Replace a sweep already in ``out`` (otherwise refused).
         validate: Check the script and fields in GMAT before starting.
+        keep_gmat_files: Keep each run's own GMAT files in ``out/runs/<run_id>/``
+            (workers must see ``out``); by default ok runs leave no per-run files.
 
     Raises:
         DesignError: neither or both of ``grid`` and ``samples`` were given, or the
@@ -109,6 +114,7 @@ def sweep(
         report=report,
         overwrite=overwrite,
         validate=validate,
+        keep_gmat_files=keep_gmat_files,
     )
 
 
@@ -127,6 +133,7 @@ def monte_carlo(
     report: str | None = None,
     overwrite: bool = False,
     validate: bool = True,
+    keep_gmat_files: bool = False,
 ) -> pd.DataFrame:
     """Run ``n`` Monte Carlo draws of the fields in ``perturb``.
 
@@ -151,6 +158,7 @@ def monte_carlo(
         report=report,
         overwrite=overwrite,
         validate=validate,
+        keep_gmat_files=keep_gmat_files,
     )
 
 
@@ -169,6 +177,7 @@ def latin_hypercube(
     report: str | None = None,
     overwrite: bool = False,
     validate: bool = True,
+    keep_gmat_files: bool = False,
 ) -> pd.DataFrame:
     """Run an ``n``-point Latin hypercube over ``bounds``.
 
@@ -190,4 +199,5 @@ def latin_hypercube(
         report=report,
         overwrite=overwrite,
         validate=validate,
+        keep_gmat_files=keep_gmat_files,
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gmat_sweep.errors import OutputDirError, SweepConfigError
+from gmat_sweep.errors import GmatSweepError, OutputDirError, SweepConfigError
 from gmat_sweep.manifest import Manifest, run_record
 from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
 
@@ -36,7 +36,7 @@ __all__ = ["COMMIT_MAX_BYTES", "COMMIT_MAX_RUNS", "COMMIT_WINDOW_S", "GroupCommi
 #: ``GMAT_SWEEP_COMMIT_WINDOW_S`` in the driver's environment overrides it.
 COMMIT_WINDOW_S = 2.0
 #: A group is committed once it holds this many runs...
-COMMIT_MAX_RUNS = 20_000
+COMMIT_MAX_RUNS = 10_000
 #: ...or this many bytes of decoded rows.
 COMMIT_MAX_BYTES = 64 * 1024 * 1024
 LOGS_DIR = "logs"
@@ -71,9 +71,8 @@ class GroupCommitter:
         self.window_s = _window_s() if window_s is None else window_s
         self.max_runs = max_runs
         self.max_bytes = max_bytes
-        self._runs: list[tuple[RunSpec, RunOutcome, dict[str, int], list[str]]] = []
-        # Per output key: the decoded tables of the buffered runs, their run ids, attempts.
-        self._tables: dict[str, tuple[list[pa.Table], list[int], list[int]]] = {}
+        # The buffered runs; their outputs stay encoded (compact) until the group commits.
+        self._runs: list[tuple[RunSpec, RunOutcome, list[str]]] = []
         self._bytes = 0
         self._oldest: float | None = None
 
@@ -85,9 +84,11 @@ class GroupCommitter:
                 before stays committed, and this group's runs will run again on resume.
         """
         for spec, outcome in finished:
+            if self._oldest is None:
+                self._oldest = time.monotonic()
             self._buffer(spec, outcome)
-        if self._oldest is None and self._runs:
-            self._oldest = time.monotonic()
+            if len(self._runs) >= self.max_runs or self._bytes >= self.max_bytes:
+                self.flush()
         if self._due():
             self.flush()
 
@@ -110,27 +111,9 @@ class GroupCommitter:
         return waited or len(self._runs) >= self.max_runs or self._bytes >= self.max_bytes
 
     def _buffer(self, spec: RunSpec, outcome: RunOutcome) -> None:
-        from gmat_sweep.outputs import decode_table
-
-        rows: dict[str, int] = {}
-        decoded: list[tuple[str, pa.Table, int]] = []
-        try:
-            for key, data in outcome.tables.items():
-                table = decode_table(data)
-                decoded.append((key, table, len(data)))
-                rows[key] = table.num_rows
-        except Exception as exc:  # a pool that mangled the bytes: that run fails, not the sweep
-            message = f"the run's outputs came back unreadable ({exc}); a bug in the backend"
-            outcome = _failed(outcome, ErrorInfo("BackendError", message))
-            rows, decoded = {}, []
-        for key, table, size in decoded:
-            tables, run_ids, attempts = self._tables.setdefault(key, ([], [], []))
-            tables.append(table)
-            run_ids.append(spec.run_id)
-            attempts.append(spec.attempt)
-            self._bytes += size
         notes = list(outcome.warnings) + (self.notes(spec, outcome) if self.notes else [])
-        self._runs.append((spec, outcome, dict(sorted(rows.items())), notes))
+        self._runs.append((spec, outcome, notes))
+        self._bytes += sum(len(data) for data in outcome.tables.values())
 
     def flush(self) -> None:
         """Commit everything buffered now (see the module docstring for the order).
@@ -140,19 +123,29 @@ class GroupCommitter:
         """
         if not self._runs:
             return
-        from gmat_sweep.dataset import COMPACT_AT, assemble, compact, write_part
+        import pyarrow as pa
+
+        from gmat_sweep.dataset import COMPACT_AT, compact, write_part
 
         try:
+            tables: dict[str, tuple[list[pa.Table], list[int], list[int]]] = {}
+            assembled: dict[str, list[pa.Table]] = {}
             records: list[dict[str, Any]] = []
-            for spec, outcome, rows, notes in self._runs:
+            for index, (spec, outcome, notes) in enumerate(self._runs):
+                outcome, rows = _decode(spec, outcome, tables)
                 log = self._save_log(spec, outcome)
                 records.append(run_record(spec, outcome, rows=rows, warnings=notes, log=log))
+                if index % _ASSEMBLE_EVERY == _ASSEMBLE_EVERY - 1:  # bound the small tables held
+                    _assemble_into(assembled, tables)
+            _assemble_into(assembled, tables)
             parts = {
-                key: write_part(self.out_dir, key, assemble(*buffered))
-                for key, buffered in self._tables.items()
+                key: write_part(
+                    self.out_dir, key, pa.concat_tables(chunks, promote_options="permissive")
+                )
+                for key, chunks in assembled.items()
             }
             self.manifest.commit(records, parts)
-            self._runs, self._tables, self._bytes, self._oldest = [], {}, 0, None
+            self._runs, self._bytes, self._oldest = [], 0, None
             for key in parts:
                 if len(self.manifest.parts.get(key, ())) >= COMPACT_AT:
                     compact(self.out_dir, self.manifest, key, final=False)
@@ -192,6 +185,58 @@ class GroupCommitter:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(outcome.log, encoding="utf-8")
         return relative
+
+
+_ASSEMBLE_EVERY = 2048
+
+
+def _assemble_into(
+    assembled: dict[str, list[pa.Table]],
+    tables: dict[str, tuple[list[pa.Table], list[int], list[int]]],
+) -> None:
+    """Turn the per-run tables gathered so far into one table per output (and forget them)."""
+    import pyarrow as pa
+
+    from gmat_sweep.dataset import assemble
+
+    for key, buffered in tables.items():
+        if not buffered[0]:
+            continue
+        try:
+            assembled.setdefault(key, []).append(assemble(*buffered))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            runs = buffered[1]
+            raise GmatSweepError(
+                f"the {key} outputs of runs {runs[0]}..{runs[-1]} cannot share one table "
+                f"({exc}): a channel changes type between runs (text in some, numbers in "
+                "others). Runs committed before are safe; make the channel's type the same "
+                "in every run (e.g. report a number, not a string), then resume."
+            ) from exc
+    tables.clear()
+
+
+def _decode(
+    spec: RunSpec,
+    outcome: RunOutcome,
+    tables: dict[str, tuple[list[pa.Table], list[int], list[int]]],
+) -> tuple[RunOutcome, dict[str, int]]:
+    """Add the run's decoded outputs to ``tables``; the outcome and its rows per output.
+
+    Outputs that cannot be decoded (a pool that mangled the bytes) fail that run alone.
+    """
+    from gmat_sweep.outputs import decode_table
+
+    try:
+        decoded = [(key, decode_table(data)) for key, data in sorted(outcome.tables.items())]
+    except Exception as exc:
+        message = f"the run's outputs came back unreadable ({exc}); a bug in the backend"
+        return _failed(outcome, ErrorInfo("BackendError", message)), {}
+    for key, table in decoded:
+        buffered, run_ids, attempts = tables.setdefault(key, ([], [], []))
+        buffered.append(table)
+        run_ids.append(spec.run_id)
+        attempts.append(spec.attempt)
+    return outcome, {key: table.num_rows for key, table in decoded}
 
 
 def _window_s() -> float:

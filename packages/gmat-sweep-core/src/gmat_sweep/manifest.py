@@ -7,8 +7,10 @@ Every later line is appended by the driver alone and is one of:
 - ``"kind": "run"``: one finished attempt of one run (run_id, attempt, status,
   overrides, seed, the rows of each output, timings, worker fingerprint, error, and
   ``log``: where its whole log was saved when it did not end ok);
-- ``"kind": "commit"``: closes the group of ``runs`` run lines just before it and names
-  the dataset part file (per output) that holds their rows;
+- ``"kind": "commit"``: closes the group of ``runs`` run lines just before it, lists
+  their ``ids`` and ``statuses`` in line order (the group's index: opening a sweep reads
+  these, not every run line), and names the dataset part file (per output) that holds
+  their rows;
 - ``"kind": "compact"``: part files of one output were merged into one;
 - ``"kind": "session"``: a ``run``/``resume``/``extend`` started, with its backend;
 - ``"kind": "extend"``: the run count grew to ``n_runs``.
@@ -23,8 +25,11 @@ never read) and the next append cuts it off. Any other unreadable line raises
 :class:`~gmat_sweep.errors.ManifestCorruptError` naming the line.
 
 In memory, a manifest keeps per run only a status code and an attempt count (a few
-bytes), plus the live part files of each output; run lines are read again from disk,
-as a stream, when someone asks for them.
+bytes), plus the live part files of each output. :meth:`Manifest.load` parses the
+header and the standalone and commit lines; of a run line it checks only that it is
+whole (it begins ``{"attempt":`` as sorted keys put it, and ends ``}``). Run lines are
+parsed, and checked against their commit line, when someone reads them
+(:meth:`Manifest.records`), as a stream.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ SCHEMA_VERSION = 2
 STATUSES = ("", "ok", "failed", "timeout", "crashed", "lost")
 _CODE = {name: code for code, name in enumerate(STATUSES) if name}
 _RUN_KEYS = ("run_id", "attempt", "status")
+#: How every run line the driver writes begins (its keys are sorted; "attempt" is first).
+_RUN_PREFIX = b'{"attempt":'
 
 
 def _dumps(record: Mapping[str, Any]) -> str:
@@ -132,7 +139,7 @@ class Manifest:
             )
         manifest: Manifest | None = None
         committed_bytes = 0
-        for _number, record, end in _committed(path):
+        for _number, record, end in _committed(path, parse_runs=False):
             committed_bytes = end
             if manifest is None:
                 manifest = cls(path, record, fsync=fsync)
@@ -150,12 +157,14 @@ class Manifest:
 
     def _absorb(self, record: Mapping[str, Any]) -> None:
         kind = record.get("kind")
-        if kind == "run":
-            run_id = int(record["run_id"])
-            self._grow(run_id + 1)
-            self._status[run_id] = _CODE.get(str(record["status"]), _CODE["lost"])
-            self._attempts[run_id] += 1
-        elif kind == "commit":
+        if kind == "commit":
+            ids, statuses = record["ids"], record["statuses"]
+            if ids:
+                self._grow(max(ids) + 1)
+            lost = _CODE["lost"]
+            for run_id, status in zip(ids, statuses, strict=True):
+                self._status[run_id] = _CODE.get(status, lost)
+                self._attempts[run_id] += 1
             for key, part in (record.get("parts") or {}).items():
                 self.parts.setdefault(key, []).append(part)
         elif kind == "compact":
@@ -187,7 +196,13 @@ class Manifest:
         """
         if not runs:
             return
-        closing = {"kind": "commit", "runs": len(runs), "parts": dict(parts)}
+        closing = {
+            "kind": "commit",
+            "runs": len(runs),
+            "ids": [int(r["run_id"]) for r in runs],
+            "statuses": [str(r["status"]) for r in runs],
+            "parts": dict(parts),
+        }
         self._write([*runs, closing])
 
     def _write(self, records: list[Mapping[str, Any]]) -> None:
@@ -243,7 +258,7 @@ class Manifest:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every committed line after the header, in file order (re-read from disk)."""
-        it = _committed(self.path)
+        it = _committed(self.path, parse_runs=True)
         next(it, None)
         for _number, record, _end in it:
             yield record
@@ -305,22 +320,25 @@ def manifest_exists_error(out_dir: Path) -> ManifestExistsError:
 
 _REQUIRED = {
     "run": _RUN_KEYS,
-    "commit": ("runs",),
+    "commit": ("runs", "ids", "statuses"),
     "compact": ("key", "part", "replaces"),
     "extend": ("n_runs",),
 }
 
 
-def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
+def iter_records(
+    path: Path, *, parse_runs: bool = True
+) -> Iterator[tuple[int, dict[str, Any] | None, int]]:
     """Every line that ends with its newline: (line number, record, byte offset after it).
 
     An unterminated last line is not a record (the driver died writing it) and is not
-    yielded, whatever it holds.
+    yielded, whatever it holds. Without ``parse_runs``, a run line as the driver writes
+    it is checked to be whole but not parsed: its record is None.
 
     Raises:
-        ManifestCorruptError: a terminated line is not a JSON object, line 1 is not a
-            gmat-sweep header of a schema this version reads, or a line lacks a key
-            its kind needs.
+        ManifestCorruptError: a terminated line is not a JSON object (or a run line is
+            not whole), line 1 is not a gmat-sweep header of a schema this version
+            reads, or a line lacks a key its kind needs.
     """
     offset = 0
     with open(path, "rb") as fh:
@@ -328,6 +346,11 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
             if not raw.endswith(b"\n"):
                 return
             offset += len(raw)
+            if not parse_runs and number > 1 and raw.startswith(_RUN_PREFIX):
+                if not raw.endswith(b"}\n"):
+                    raise _corrupt(path, number, "is a run line cut short")
+                yield number, None, offset
+                continue
             record = _parse(path, number, raw)
             if number == 1:
                 _check_header(record, path)
@@ -339,30 +362,49 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
             yield number, record, offset
 
 
-def _committed(path: Path) -> Iterator[tuple[int, dict[str, Any], int]]:
+def _committed(path: Path, *, parse_runs: bool) -> Iterator[tuple[int, dict[str, Any], int]]:
     """The records that count: standalone lines, and run lines once their group commits.
 
-    The offset yielded is where the committed part of the file ends so far.
+    The offset yielded is where the committed part of the file ends so far. Without
+    ``parse_runs`` run lines are not yielded (their commit line says what they hold).
 
     Raises:
-        ManifestCorruptError: as :func:`iter_records`, or a commit line closes a group
-            of another size than it says.
+        ManifestCorruptError: as :func:`iter_records`, or a commit line disagrees with
+            the group it closes (its size, or which runs it holds).
     """
-    group: list[dict[str, Any]] = []
-    for number, record, offset in iter_records(path):
-        kind = record.get("kind")
-        if kind == "run":
+    group: list[dict[str, Any] | None] = []
+    for number, record, offset in iter_records(path, parse_runs=parse_runs):
+        if record is None or record.get("kind") == "run":
             group.append(record)
             continue
-        if kind == "commit":
-            if record["runs"] != len(group):
-                raise _corrupt(
-                    path, number, f"closes a group of {record['runs']} runs after {len(group)}"
-                )
+        if record.get("kind") == "commit":
+            _check_group(path, number, record, group)
             for run in group:
-                yield number, run, offset
+                if run is not None:
+                    yield number, run, offset
         group = []  # a standalone line after an unclosed group: that group never committed
         yield number, record, offset
+
+
+def _check_group(
+    path: Path, number: int, commit: Mapping[str, Any], group: list[dict[str, Any] | None]
+) -> None:
+    ids, statuses = commit["ids"], commit["statuses"]
+    if not (commit["runs"] == len(group) == len(ids) == len(statuses)):
+        raise _corrupt(
+            path,
+            number,
+            f"closes a group of {commit['runs']} runs ({len(ids)} ids, {len(statuses)} "
+            f"statuses) after {len(group)} run lines",
+        )
+    for run, run_id, status in zip(group, ids, statuses, strict=True):
+        if run is not None and (run["run_id"] != run_id or run["status"] != status):
+            raise _corrupt(
+                path,
+                number,
+                f"says run {run_id} ended {status}, but its group's line says run "
+                f"{run['run_id']} ended {run['status']}",
+            )
 
 
 def _parse(path: Path, number: int, raw: bytes) -> dict[str, Any]:

@@ -19,9 +19,10 @@ serves a run is :mod:`gmat_sweep.hosts`'s business):
   ends as ``timeout``.
 
 Each attempt runs in a private directory in node-local scratch (``$GMAT_SWEEP_SCRATCH``,
-else the system's temporary directory), so workers need no filesystem shared with the
-driver. The run's parsed outputs travel back in its outcome; a run that did not end ok
-brings its logs back too. The directory is removed when the attempt ends, unless the
+else the system's temporary directory; inside this process's own folder there, see
+:func:`process_scratch`), so workers need no filesystem shared with the driver. The
+run's parsed outputs travel back in its outcome; a run that did not end ok brings its
+logs back too. The directory is removed when the attempt ends, unless the
 spec asks to keep GMAT's files (``keep_files``): then it becomes
 ``<out>/runs/<run_id>/``, replacing an earlier attempt's files.
 """
@@ -64,16 +65,58 @@ def scratch_root() -> Path:
 
 _scripts_lock = threading.Lock()
 _scripts: dict[tuple[str, str], Path] = {}
-_scripts_dir: list[Path] = []
+_process_dir: list[Path] = []
+_PROCESS_PREFIX = "gmat-sweep-scratch-"
 
 
-def _remove_scripts() -> None:
-    """Remove the scripts this process wrote into scratch (at exit)."""
+def process_scratch() -> Path:
+    """This process's folder in scratch (``gmat-sweep-scratch-<pid>-*``), made on first use.
+
+    Attempts and scripts live in it; it is removed when the process exits, and folders
+    left by processes of this machine that died without exiting (SIGKILL, OOM kill) are
+    removed when another process makes its own.
+
+    Raises:
+        OSError: scratch is not writable.
+    """
     with _scripts_lock:
-        for directory in _scripts_dir:
+        if not _process_dir:
+            root = scratch_root()
+            _remove_dead_processes_scratch(root)
+            folder = tempfile.mkdtemp(prefix=f"{_PROCESS_PREFIX}{os.getpid()}-", dir=root)
+            _process_dir.append(Path(folder))
+            atexit.register(remove_process_scratch)
+        return _process_dir[0]
+
+
+def remove_process_scratch() -> None:
+    """Remove this process's scratch folder and forget the scripts in it (at exit)."""
+    with _scripts_lock:
+        for directory in _process_dir:
             shutil.rmtree(directory, ignore_errors=True)
-        _scripts_dir.clear()
+        _process_dir.clear()
         _scripts.clear()
+
+
+def _remove_dead_processes_scratch(root: Path) -> None:
+    try:
+        entries = list(root.glob(f"{_PROCESS_PREFIX}*-*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name[len(_PROCESS_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _script_path(spec: RunSpec) -> str:
@@ -88,8 +131,9 @@ def _script_path(spec: RunSpec) -> str:
     key = (spec.script_sha256, spec.script)
     with _scripts_lock:
         path = _scripts.get(key)
-        if path is None or not path.is_file():
-            path = _local_copy(spec) or _materialise(spec)
+    if path is None or not path.is_file():
+        path = _local_copy(spec) or _materialise(spec)
+        with _scripts_lock:
             _scripts[key] = path
     return str(path)
 
@@ -107,11 +151,7 @@ def _local_copy(spec: RunSpec) -> Path | None:
 
 
 def _materialise(spec: RunSpec) -> Path:
-    if not _scripts_dir:
-        root = tempfile.mkdtemp(prefix="gmat-sweep-scripts-", dir=scratch_root())
-        _scripts_dir.append(Path(root))
-        atexit.register(_remove_scripts)
-    folder = Path(tempfile.mkdtemp(dir=_scripts_dir[0]))
+    folder = Path(tempfile.mkdtemp(prefix="script-", dir=process_scratch()))
     path = folder / (Path(spec.script).name or "mission.script")
     path.write_text(spec.script_text, encoding="utf-8")
     return path
@@ -172,7 +212,7 @@ class _Attempt:
         self.spec = spec
         self.started_at, self._t0 = _now(), time.perf_counter()
         prefix = f"gmat-sweep-{run_dir_name(spec.run_id)}-a{spec.attempt}-"
-        self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_root()))
+        self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=process_scratch()))
         self.fingerprint: dict[str, str] = {}
 
     def log_tail(self) -> str:

@@ -11,7 +11,8 @@ What a sweep needs beyond dask-kubernetes' defaults:
   GMAT and gmat-sweep, or results differ between pods;
 - ``imagePullPolicy: IfNotPresent``, so a rescheduled pod does not pull a new image;
 - one PersistentVolumeClaim (ReadWriteMany) mounted at the same path on the scheduler
-  and every worker: runs write their outputs to the sweep directory there;
+  and every worker, for files the script names by absolute path and for
+  ``keep_gmat_files`` (runs' outputs come back to the driver without it);
 - ``GMAT_ROOT`` on every pod, and ``allowed-failures: 0`` on the scheduler so that a
   worker lost to eviction shows up as a ``lost`` attempt in the manifest (it is rerun).
 

@@ -2,9 +2,10 @@
 
 Each batch of runs (sized by core) is one task calling
 :func:`gmat_sweep.worker.execute_batch` on a worker, which runs GMAT in its own host
-process, writes the outputs into the shared ``out`` directory and returns small
-RunOutcomes: no DataFrame travels through Dask. Core keeps about two batches per worker
-thread submitted, and Dask's scheduler decides which worker takes each.
+process in node-local scratch and returns the RunOutcomes, each with its run's parsed
+outputs as Arrow IPC bytes (workers need not see ``out``; the driver writes the
+dataset). Core keeps about two batches per worker thread submitted, and Dask's
+scheduler decides which worker takes each.
 
 Lost runs: when a worker dies mid-batch, the scheduler either reschedules the task
 elsewhere (its ``distributed.scheduler.allowed-failures`` budget, 3 by default; the

@@ -2,8 +2,9 @@
 
 Each batch of runs (sized by core) is one task (1 CPU, no Ray-level retries) calling
 :func:`gmat_sweep.worker.execute_batch` in a Ray worker process, which runs GMAT in its
-own host process and writes the outputs into the shared ``out`` directory. Only the
-small RunOutcomes go through the object store. Core keeps about two batches per CPU
+own host process in node-local scratch. The RunOutcomes, each with its run's parsed
+outputs as Arrow IPC bytes, come back through the object store (workers need not see
+``out``; the driver writes the dataset). Core keeps about two batches per CPU
 submitted; Ray's scheduler hands each to the next free worker. A worker process or node
 that dies mid-batch fails its task; gmat-sweep records each of its runs as ``lost`` and
 resubmits them.
