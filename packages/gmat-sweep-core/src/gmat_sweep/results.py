@@ -108,7 +108,6 @@ class Results:
         import numpy as np
         import pandas as pd
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         from gmat_sweep.manifest import STATUSES
 
@@ -133,13 +132,21 @@ class Results:
             schema, time_column = _empty_schema(), None
             table = schema.empty_table()
         table = table.drop_columns([c for c in ("attempt",) if c in table.column_names])
-        # Rows of a run stay in the order GMAT wrote them; runs go in run_id order.
-        order = pc.sort_indices(
-            table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64))),
-            sort_keys=[(_RUN_ID, "ascending"), ("__row", "ascending")],
-        )
-        frame = table.take(order).to_pandas()
+        # Rows of a run stay in the order GMAT wrote them; runs go in run_id order (a stable
+        # sort, skipped when the parts already hold the runs in order).
+        ids = table.column(_RUN_ID).to_numpy()
+        if len(ids) > 1 and not bool(np.all(ids[1:] >= ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            table, ids = table.take(pa.array(order)), ids[order]
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
         frame[STATUS_COLUMN] = "ok"
+        has_time = time_column is not None and time_column in frame.columns
+        if not has_time:  # the row's position within its run (ids are sorted)
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else ids
+            lengths = np.diff(np.r_[starts, len(ids)])
+            position = np.arange(len(ids)) - np.repeat(starts, lengths)
+            frame.insert(1, "time", pd.array(position, dtype="Int64"))
 
         failed = np.flatnonzero((codes != 0) & (codes != ok))
         if len(failed):
@@ -151,16 +158,13 @@ class Results:
             markers = markers.reindex(range(len(failed)))
             markers[_RUN_ID] = failed.astype(np.int64)
             markers[STATUS_COLUMN] = [STATUSES[c] for c in codes[failed]]
+            if not has_time:
+                markers.insert(1, "time", pd.array([pd.NA] * len(failed), dtype="Int64"))
             markers = markers.astype(frame.dtypes.to_dict())
             frame = pd.concat([frame, markers], ignore_index=True)
-
-        if time_column is not None and time_column in frame.columns:
+            frame = frame.sort_values(_RUN_ID, kind="stable")
+        if has_time:
             frame = frame.rename(columns={time_column: "time"})
-        else:
-            time = frame.groupby(_RUN_ID, sort=False).cumcount().astype("Int64")
-            time[frame[STATUS_COLUMN] != "ok"] = pd.NA
-            frame.insert(1, "time", time)
-        frame = frame.sort_values(_RUN_ID, kind="stable")
         indexed: pd.DataFrame = frame.set_index([_RUN_ID, "time"])
         return indexed
 
