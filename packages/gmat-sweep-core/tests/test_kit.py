@@ -156,6 +156,6 @@ def test_the_kit_fails_a_broken_pool(
                     return {pool}(2)
             """,
     )
-    result = pytester.runpytest_subprocess("-k", test, "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-k", test, "-p", "no:cacheprovider", timeout=240)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([why])
