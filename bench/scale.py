@@ -12,8 +12,9 @@ Usage (from the repository root, after ``source scripts/_venv.sh``)::
   time to reopen the finished sweep and resume it (nothing left to do: the call returns
   the DataFrame).
 - ``driver``: a Monte Carlo design of two parameters on an in-process pool whose batches
-  complete at once, each run bringing back a 3-row output: the driver's peak RSS and runs/s, reopening and resuming the finished
-  sweep, and how fast the DataFrame of the retained rows builds.
+  complete at once, each run bringing back a 3-row output: the driver's peak RSS and
+  runs/s, reopening and resuming the finished sweep, and how fast the DataFrame of the
+  retained rows builds.
 
 Each step runs in a fresh interpreter (peak RSS is ``ru_maxrss`` of that interpreter).
 """
@@ -54,8 +55,8 @@ def child_stand_in(args: dict[str, Any]) -> dict[str, Any]:
         frame = Sweep(example_script(), design, out=args["out"], backend=pool, progress=False).run()
     wall = time.perf_counter() - t0
     assert (frame["__status"] == "ok").all()
-    return {"wall_s": wall, "rows": len(frame), "runs": int(frame.index.get_level_values(0).nunique()),
-            "rss_mib": _rss_mib()}  # fmt: skip
+    runs = int(frame.index.get_level_values(0).nunique())
+    return {"wall_s": wall, "rows": len(frame), "runs": runs, "rss_mib": _rss_mib()}
 
 
 def child_driver(args: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +112,15 @@ def child_reopen(args: dict[str, Any]) -> dict[str, Any]:
     again = Results(args["out"], sweep.manifest).to_pandas()
     build = time.perf_counter() - t1
     assert len(again) == len(frame)
-    return {"open_s": opened, "pending": pending, "resume_s": resumed, "frame_s": build,
-            "rows": len(frame), "rows_per_s": len(frame) / build, "rss_mib": _rss_mib()}  # fmt: skip
+    return {
+        "open_s": opened,
+        "pending": pending,
+        "resume_s": resumed,
+        "frame_s": build,
+        "rows": len(frame),
+        "rows_per_s": len(frame) / build,
+        "rss_mib": _rss_mib(),
+    }
 
 
 CHILDREN = {"stand-in": child_stand_in, "driver": child_driver, "reopen": child_reopen}
@@ -152,8 +160,11 @@ def figure(kind: str, n: int) -> list[tuple[str, str]]:
         (f"{label}: sweep() wall, runs/s", f"{run['wall_s']:.1f} s, {n / run['wall_s']:.0f}"),
         (f"{label}: reopen (from_manifest + pending)", f"{reopen['open_s']:.2f} s"),
         (f"{label}: resume of the finished sweep, whole call", f"{reopen['resume_s']:.2f} s"),
-        (f"{label}: DataFrame build", f"{reopen['rows']} rows in {reopen['frame_s']:.2f} s, "
-                                      f"{reopen['rows_per_s']:.3g} rows/s"),  # fmt: skip
+        (
+            f"{label}: DataFrame build",
+            f"{reopen['rows']} rows in {reopen['frame_s']:.2f} s, "
+            f"{reopen['rows_per_s']:.3g} rows/s",
+        ),
         (f"{label}: reopen peak RSS", f"{reopen['rss_mib']:.0f} MiB"),
     ]
     return rows
