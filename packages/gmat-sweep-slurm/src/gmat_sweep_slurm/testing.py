@@ -119,8 +119,21 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
     return conf
 
 
+def _munge_works() -> bool:
+    return _run(["sh", "-c", "munge -n | unmunge"]).returncode == 0
+
+
+def _stop_munged() -> None:
+    """Stop the munged that :func:`_munge_up` started (its pid file, else by name)."""
+    pidfile = Path("/run/munge/munged.pid")
+    try:
+        os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+    except (OSError, ValueError):
+        _run(["pkill", "-x", "munged"])
+
+
 def _munge_up() -> None:
-    if _run(["sh", "-c", "munge -n | unmunge"]).returncode == 0:
+    if _munge_works():
         return
     Path("/run/munge").mkdir(parents=True, exist_ok=True)
     shutil.chown("/run/munge", "munge", "munge")
@@ -190,9 +203,11 @@ def running_cluster(root: Path) -> Iterator[Path]:
     """``up(root)``, with SLURM_CONF set in os.environ for the clients; ``down`` after.
 
     A ``root`` that did not exist before is removed afterwards (with the cluster's state,
-    spool and logs); an existing one is left in place.
+    spool and logs); an existing one is left in place. A ``munged`` this call started is
+    stopped afterwards; one that was already running is left running.
     """
     created = not root.exists()
+    munge_was_up = _munge_works()
     conf = up(root)
     saved = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(conf)
@@ -201,6 +216,8 @@ def running_cluster(root: Path) -> Iterator[Path]:
         yield conf
     finally:
         down(root)
+        if not munge_was_up:
+            _stop_munged()
         if created:
             shutil.rmtree(root, ignore_errors=True)
         if saved is None:
