@@ -80,8 +80,10 @@ class GroupCommitter:
         """Buffer these finished attempts; commit the group if it is now due.
 
         Raises:
-            OSError: committing failed (disk full, out not writable); what was committed
-                before stays committed, and this group's runs will run again on resume.
+            OutputDirError: writing failed (disk full, out not writable); what was
+                committed before stays committed, and this group's runs run again on
+                resume.
+            GmatSweepError: a channel changes type between runs of the group.
         """
         for spec, outcome in finished:
             if self._oldest is None:
@@ -119,7 +121,7 @@ class GroupCommitter:
         """Commit everything buffered now (see the module docstring for the order).
 
         Raises:
-            OSError: as :meth:`add`.
+            OutputDirError, GmatSweepError: as :meth:`add`.
         """
         if not self._runs:
             return
@@ -156,7 +158,8 @@ class GroupCommitter:
         """Commit what is buffered and merge each output's small parts (end of a session).
 
         Raises:
-            OSError: as :meth:`add`; the merge's failure loses nothing (parts stay live).
+            OutputDirError, GmatSweepError: as :meth:`add`; a failed merge loses nothing
+                (the parts it would have merged stay live).
         """
         from gmat_sweep.dataset import compact
 

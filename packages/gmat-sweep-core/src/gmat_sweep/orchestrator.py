@@ -217,6 +217,8 @@ class Sweep:
             BackendError (and subclasses): the backend is unknown, not installed or
                 refused its options; nothing is written.
             ManifestExistsError: ``out`` already holds a sweep (see ``overwrite``).
+            OutputDirError: also during the sweep, when ``out`` can no longer be written
+                (disk full); the runs committed before are safe and ``resume()`` goes on.
         """
         from gmat_sweep import hosts
 
