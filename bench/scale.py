@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +183,10 @@ def main() -> None:
     for kind in args.figures:
         n = args.runs or (20_000 if kind == "stand-in" else 1_000_000)
         rows += figure(kind, n)
-    table = "\n".join(["| figure | value |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
-    print(table)
-    if args.record:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        command = "python bench/scale.py " + " ".join(sys.argv[1:])
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as handle:
-            handle.write(f"\n## {stamp}: scale (`{command}`)\n\n{table}\n")
+    sys.path.insert(0, str(HERE))
+    from _results import publish
+
+    publish(rows, column="value", title="scale", record=args.record)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -388,13 +387,10 @@ def main() -> None:
             rows += figure_efficiency(args.pairs, ["local", "dask"])
         elif figure == "ceiling":
             rows += figure_ceiling(args.pairs)
-    table = "\n".join(["| figure | ratio |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
-    print(table)
-    if args.record:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        command = "python bench/throughput.py " + " ".join(sys.argv[1:])
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as handle:
-            handle.write(f"\n## {stamp}: throughput (`{command}`)\n\n{table}\n")
+    sys.path.insert(0, str(HERE))
+    from _results import publish
+
+    publish(rows, column="ratio", title="throughput", record=args.record)
 
 
 if __name__ == "__main__":
