@@ -20,23 +20,15 @@ _VOLATILE_RUN = ("started_at", "ended_at", "duration_s", "fingerprint")
 
 
 def manifest_lines(out: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
-    """The manifest's lines as written so far (``[]`` before it exists), optionally only
-    those of one ``kind`` (``"run"``, ``"session"``...). Safe on a sweep still running:
-    a torn last line is skipped."""
-    import json
-
-    path = Path(out) / "manifest.jsonl"
-    if not path.exists():
+    """The manifest's committed lines so far, header first (``[]`` before it exists),
+    optionally only those of one ``kind`` (``"run"``, ``"session"``...). Safe on a sweep
+    still running: lines of a group not yet committed, or cut short, are not included."""
+    path = Path(out)
+    if not (path / "manifest.jsonl").exists():
         return []
-    lines = []
-    for text in path.read_text(encoding="utf-8").splitlines():
-        try:
-            line = json.loads(text)
-        except json.JSONDecodeError:
-            continue
-        if kind is None or line.get("kind") == kind:
-            lines.append(line)
-    return lines
+    manifest = Manifest.load(path)
+    lines = [manifest.header, *manifest.records()]
+    return [line for line in lines if kind is None or line.get("kind") == kind]
 
 
 def comparable_manifest(out: str | Path) -> dict[str, Any]:
