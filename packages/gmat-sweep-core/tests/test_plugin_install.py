@@ -47,6 +47,17 @@ def gmat_sweep_register_pools(register):
         name="acme-lanes",
         description="Local processes in a fixed number of lanes (test plugin)",
     )
+
+
+@hookimpl
+def gmat_sweep_register_retention(register):
+    register("acme-final-sma", "gmat_sweep_acme.summaries:final_sma",
+             description="the SMA at the end of each run")
+"""
+
+SUMMARIES = """\
+def final_sma(outputs):
+    return {"final_sma": float(outputs["OrbitReport"]["Sat.SMA"].iloc[-1])}
 """
 
 POOL = """\
@@ -75,6 +86,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (package / "__init__.py").write_text("")
     (package / "plugin.py").write_text(PLUGIN)
     (package / "pool.py").write_text(POOL)
+    (package / "summaries.py").write_text(SUMMARIES)
     site = tmp_path_factory.mktemp("acme-site")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -137,3 +149,29 @@ def test_the_cli_lists_it_with_its_distribution(plugin_site: Path, gmat: Path) -
     assert rows["acme-lanes"]["distribution"] == "gmat-sweep-acme"
     assert rows["acme-lanes"]["version"] == "1.2.3"
     assert {"local", "debug"} <= set(rows)
+
+
+def test_a_plugin_names_a_retention_function_that_runs_on_the_workers(
+    plugin_site: Path, gmat: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    done = _python(
+        plugin_site,
+        f"""
+        import json
+        from gmat_sweep import sweep
+        full = sweep({str(kit_script())!r}, grid={{"Sat.SMA": [7000.0, 7100.0]}},
+                     out={str(tmp_path / "full")!r}, progress=False)
+        summary = sweep({str(kit_script())!r}, grid={{"Sat.SMA": [7000.0, 7100.0]}},
+                        postprocess="acme-final-sma", out={str(out)!r}, progress=False)
+        print(json.dumps([summary["final_sma"].tolist(),
+                          full.groupby(level="run_id")["Sat.SMA"].last().tolist()]))
+        """,
+        gmat,
+    )
+    assert done.returncode == 0, done.stderr
+    summary, expected = json.loads(done.stdout.splitlines()[-1])
+    assert summary == expected and len(summary) == 2
+    header = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
+    assert header["settings"]["retention"]["postprocess"] == "acme-final-sma"
+    assert header["settings"]["retention"]["target"] == "gmat_sweep_acme.summaries:final_sma"

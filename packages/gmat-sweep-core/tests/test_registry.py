@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,36 @@ def test_one_broken_plugin_does_not_hide_the_others() -> None:
     assert [b.distribution for b in registry.broken] == ["broken-dist"]
     with pytest.raises(UnknownBackendError, match="broken-dist 1: RuntimeError: boom"):
         registry.lookup("nothing-like-it")
+
+
+def test_retention_names_from_plugins_resolve_and_conflicts_name_both() -> None:
+    from gmat_sweep.errors import RetentionError
+
+    registry = Registry()
+
+    class Summaries:
+        @hookimpl
+        def gmat_sweep_register_retention(self, register: Any) -> None:
+            register("final-sma", "acme.summaries:final_sma", description="final SMA")
+
+    class Other:
+        @hookimpl
+        def gmat_sweep_register_retention(self, register: Any) -> None:
+            register("final-sma", "other.summaries:final_sma")
+            register("min-alt", "other.summaries:min_alt")
+
+    class Broken:
+        @hookimpl
+        def gmat_sweep_register_retention(self, register: Any) -> None:
+            register("bad name:with colon", "x:y")
+
+    registry.add_plugin(Summaries(), distribution="acme-tools", version="1.0")
+    registry.add_plugin(Broken(), distribution="broken-tools", version="0.1")
+    assert registry.lookup_retention("final-sma").target == "acme.summaries:final_sma"
+    registry.add_plugin(Other(), distribution="other-tools", version="2.0")
+    assert registry.lookup_retention("min-alt").distribution == "other-tools"
+    with pytest.raises(RetentionError, match="acme-tools 1.0 and other-tools 2.0"):
+        registry.lookup_retention("final-sma")
+    with pytest.raises(RetentionError, match="Did you mean 'min-alt'"):
+        registry.lookup_retention("min-alt2")
+    assert [b.distribution for b in registry.broken] == ["broken-tools"]

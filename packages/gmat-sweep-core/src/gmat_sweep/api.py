@@ -2,58 +2,110 @@
 
 Each builds a design, runs it with :class:`~gmat_sweep.orchestrator.Sweep` and returns
 the DataFrame (index ``(run_id, time)``, one column per report channel, and
-``__status``). Keyword arguments after the design are the same for all three.
+``__status``), or with ``lazy=True`` the sweep's :class:`~gmat_sweep.results.Results`.
+
+Keyword arguments after the design are the same for all three (:class:`SweepOptions`):
+
+- ``backend``: where runs execute: None (all cores here), a backend name (``"local"``,
+  ``"dask"``...), a Pool class or a Pool instance; ``backend_options``: constructor
+  options for a backend given by name or class.
+- ``out``: the sweep directory (manifest, script copy, the outputs' datasets);
+  ``overwrite``: replace a sweep already there (otherwise refused).
+- ``timeout``: seconds one run may take (None: no limit); ``max_retries``:
+  resubmissions of a run the backend lost (default 2).
+- ``progress``: show a progress line (None: only on a terminal).
+- ``report``: which output to return when the sweep has several.
+- ``validate``: check the script and fields in GMAT (and import ``postprocess``) here
+  before starting (default True).
+- ``keep_gmat_files``: keep each run's own GMAT files in ``out/runs/<run_id>/``
+  (workers must see ``out``); by default ok runs leave no per-run files.
+- ``keep``, ``rows``, ``postprocess``: what of each run's outputs to keep
+  (:mod:`gmat_sweep.retention`): channels, ``"all"``/``"first"``/``"last"``/
+  ``"every:N"`` rows, or a function run on the worker.
+- ``lazy``: return the :class:`~gmat_sweep.results.Results` (a lazy dataset) instead of
+  the DataFrame, for sweeps too large for memory.
+
+Raises (all three): :class:`~gmat_sweep.errors.SweepConfigError` subclasses for a bad
+design, script, field, value, retention or ``out``, before any run; ``BackendError`` for
+an unknown or uninstalled backend; :class:`~gmat_sweep.errors.ResultsTooLargeError`
+after the sweep when its DataFrame would not fit in memory (every run is on disk).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 from gmat_sweep.errors import DesignError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from typing_extensions import Unpack
 
     from gmat_sweep.designs import Design
     from gmat_sweep.pools.base import Pool
+    from gmat_sweep.results import Results
 
-__all__ = ["latin_hypercube", "monte_carlo", "sweep"]
+__all__ = ["SweepOptions", "latin_hypercube", "monte_carlo", "sweep"]
 
 PathLike = str | os.PathLike[str]
 
 
+class SweepOptions(TypedDict, total=False):
+    """The keyword arguments every entry point takes (see the module docstring)."""
+
+    backend: Pool | type[Pool] | str | None
+    backend_options: Mapping[str, Any] | None
+    out: PathLike | None
+    timeout: float | None
+    max_retries: int
+    progress: bool | None
+    report: str | None
+    overwrite: bool
+    validate: bool
+    keep_gmat_files: bool
+    keep: Sequence[str] | str | None
+    rows: str
+    postprocess: str | Callable[..., Any] | None
+
+
 def _run(
-    script: PathLike,
-    design: Design,
-    *,
-    backend: Pool | type[Pool] | str | None,
-    backend_options: Mapping[str, Any] | None,
-    out: PathLike | None,
-    timeout: float | None,
-    max_retries: int,
-    progress: bool | None,
-    report: str | None,
-    overwrite: bool,
-    validate: bool,
-    keep_gmat_files: bool,
-) -> pd.DataFrame:
+    script: PathLike, design: Design, lazy: bool, options: Mapping[str, Any]
+) -> pd.DataFrame | Results:
     from gmat_sweep.orchestrator import Sweep
 
-    return Sweep(
-        script,
-        design,
-        out=out,
-        backend=backend,
-        backend_options=backend_options,
-        timeout=timeout,
-        max_retries=max_retries,
-        progress=progress,
-        overwrite=overwrite,
-        validate=validate,
-        keep_gmat_files=keep_gmat_files,
-    ).run(report=report)
+    unknown = sorted(set(options) - set(SweepOptions.__annotations__))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(SweepOptions.__annotations__), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(
+            f"unexpected keyword argument {unknown[0]!r}{hint}; the options are: "
+            f"{', '.join(SweepOptions.__annotations__)}, lazy"
+        )
+    settings = {k: v for k, v in options.items() if k != "report"}
+    return Sweep(script, design, **settings).run(report=options.get("report"), lazy=lazy)
+
+
+@overload
+def sweep(
+    script: PathLike,
+    grid: Mapping[str, Sequence[Any]] | None = ...,
+    samples: pd.DataFrame | None = ...,
+    *,
+    lazy: Literal[False] = ...,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame: ...
+@overload
+def sweep(
+    script: PathLike,
+    grid: Mapping[str, Sequence[Any]] | None = ...,
+    samples: pd.DataFrame | None = ...,
+    *,
+    lazy: Literal[True],
+    **options: Unpack[SweepOptions],
+) -> Results: ...
 
 
 def sweep(
@@ -61,17 +113,9 @@ def sweep(
     grid: Mapping[str, Sequence[Any]] | None = None,
     samples: pd.DataFrame | None = None,
     *,
-    backend: Pool | type[Pool] | str | None = None,
-    backend_options: Mapping[str, Any] | None = None,
-    out: PathLike | None = None,
-    timeout: float | None = None,
-    max_retries: int = 2,
-    progress: bool | None = None,
-    report: str | None = None,
-    overwrite: bool = False,
-    validate: bool = True,
-    keep_gmat_files: bool = False,
-) -> pd.DataFrame:
+    lazy: bool = False,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame | Results:
     """Run ``script`` once per point of a full-factorial ``grid`` or per row of ``samples``.
 
     Args:
@@ -79,43 +123,40 @@ def sweep(
         grid: Field path -> values, e.g. ``{"Sat.SMA": [7000, 7100], "TOF.Value": [600]}``;
             every combination is one run (the last parameter varies fastest).
         samples: A DataFrame whose columns are field paths; each row is one run.
-        backend: Where runs execute: None (all cores here), a backend name
-            (``"local"``, ``"dask"``...), a Pool class or a Pool instance.
-        backend_options: Constructor options for a backend given by name or class.
-        out: The sweep directory (manifest, script copy, the outputs' datasets).
-        timeout: Seconds one run may take (None: no limit).
-        max_retries: Resubmissions of a run the backend lost (default 2).
-        progress: Show a progress line (None: only on a terminal).
-        report: Which ReportFile to return when the script has several.
-        overwrite: Replace a sweep already in ``out`` (otherwise refused).
-        validate: Check the script and fields in GMAT before starting.
-        keep_gmat_files: Keep each run's own GMAT files in ``out/runs/<run_id>/``
-            (workers must see ``out``); by default ok runs leave no per-run files.
+        lazy, options: See the module docstring.
 
     Raises:
         DesignError: neither or both of ``grid`` and ``samples`` were given, or the
-            design is malformed. Other :class:`~gmat_sweep.errors.SweepConfigError`
-            subclasses for a bad script, field, value or ``out``.
+            design is malformed. Others as listed in the module docstring.
     """
     from gmat_sweep.designs import Grid, Samples
 
     if (grid is None) == (samples is None):
         raise DesignError("pass exactly one of grid= (a full factorial) or samples= (a table)")
     design: Design = Grid(grid) if grid is not None else Samples(samples)  # type: ignore[arg-type]
-    return _run(
-        script,
-        design,
-        backend=backend,
-        backend_options=backend_options,
-        out=out,
-        timeout=timeout,
-        max_retries=max_retries,
-        progress=progress,
-        report=report,
-        overwrite=overwrite,
-        validate=validate,
-        keep_gmat_files=keep_gmat_files,
-    )
+    return _run(script, design, lazy, options)
+
+
+@overload
+def monte_carlo(
+    script: PathLike,
+    n: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    lazy: Literal[False] = ...,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame: ...
+@overload
+def monte_carlo(
+    script: PathLike,
+    n: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    lazy: Literal[True],
+    **options: Unpack[SweepOptions],
+) -> Results: ...
 
 
 def monte_carlo(
@@ -124,42 +165,43 @@ def monte_carlo(
     perturb: Mapping[str, Any],
     seed: int | None = None,
     *,
-    backend: Pool | type[Pool] | str | None = None,
-    backend_options: Mapping[str, Any] | None = None,
-    out: PathLike | None = None,
-    timeout: float | None = None,
-    max_retries: int = 2,
-    progress: bool | None = None,
-    report: str | None = None,
-    overwrite: bool = False,
-    validate: bool = True,
-    keep_gmat_files: bool = False,
-) -> pd.DataFrame:
+    lazy: bool = False,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame | Results:
     """Run ``n`` Monte Carlo draws of the fields in ``perturb``.
 
     ``perturb`` maps a field path to a distribution: ``("normal", mu, sigma)``,
     ``("uniform", lo, hi)``, ``("lognormal", mu, sigma)`` or a frozen
     ``scipy.stats`` distribution. The same ``seed`` gives the same draws
     everywhere; without one, a seed is drawn and recorded in the manifest so that
-    resume and extend reproduce the same values. Other arguments as in
-    :func:`sweep`.
+    resume and extend reproduce the same values. ``lazy`` and the options as in the
+    module docstring.
     """
     from gmat_sweep.designs import MonteCarlo
 
-    return _run(
-        script,
-        MonteCarlo(n, perturb, seed=seed),
-        backend=backend,
-        backend_options=backend_options,
-        out=out,
-        timeout=timeout,
-        max_retries=max_retries,
-        progress=progress,
-        report=report,
-        overwrite=overwrite,
-        validate=validate,
-        keep_gmat_files=keep_gmat_files,
-    )
+    return _run(script, MonteCarlo(n, perturb, seed=seed), lazy, options)
+
+
+@overload
+def latin_hypercube(
+    script: PathLike,
+    n: int,
+    bounds: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    lazy: Literal[False] = ...,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame: ...
+@overload
+def latin_hypercube(
+    script: PathLike,
+    n: int,
+    bounds: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    lazy: Literal[True],
+    **options: Unpack[SweepOptions],
+) -> Results: ...
 
 
 def latin_hypercube(
@@ -168,36 +210,15 @@ def latin_hypercube(
     bounds: Mapping[str, Any],
     seed: int | None = None,
     *,
-    backend: Pool | type[Pool] | str | None = None,
-    backend_options: Mapping[str, Any] | None = None,
-    out: PathLike | None = None,
-    timeout: float | None = None,
-    max_retries: int = 2,
-    progress: bool | None = None,
-    report: str | None = None,
-    overwrite: bool = False,
-    validate: bool = True,
-    keep_gmat_files: bool = False,
-) -> pd.DataFrame:
+    lazy: bool = False,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame | Results:
     """Run an ``n``-point Latin hypercube over ``bounds``.
 
     ``bounds`` maps a field path to ``(lo, hi)`` (uniform strata) or to a
     distribution as in :func:`monte_carlo` (strata of equal probability). Seeds as
-    in :func:`monte_carlo`. Other arguments as in :func:`sweep`.
+    in :func:`monte_carlo`; ``lazy`` and the options as in the module docstring.
     """
     from gmat_sweep.designs import LatinHypercube
 
-    return _run(
-        script,
-        LatinHypercube(n, bounds, seed=seed),
-        backend=backend,
-        backend_options=backend_options,
-        out=out,
-        timeout=timeout,
-        max_retries=max_retries,
-        progress=progress,
-        report=report,
-        overwrite=overwrite,
-        validate=validate,
-        keep_gmat_files=keep_gmat_files,
-    )
+    return _run(script, LatinHypercube(n, bounds, seed=seed), lazy, options)

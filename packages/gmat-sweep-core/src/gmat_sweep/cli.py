@@ -126,6 +126,25 @@ def _new_sweep_options(func: F) -> F:
             is_flag=True,
             help="Keep each run's GMAT files in OUT/runs/<id>/ (workers must see OUT).",
         ),
+        click.option(
+            "--keep",
+            "keep",
+            multiple=True,
+            metavar="CHANNEL",
+            help="Keep only this channel of the outputs (repeatable; default: all).",
+        ),
+        click.option(
+            "--rows",
+            default="all",
+            show_default=True,
+            help="Rows of each run to keep: all, first, last or every:N.",
+        ),
+        click.option(
+            "--postprocess",
+            default=None,
+            metavar="MODULE:FUNCTION|NAME",
+            help="Function run on the worker that maps a run's outputs to what to keep.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -144,17 +163,18 @@ def _backend_options(backend_opts: Sequence[str], workers: int | None) -> dict[s
     return options
 
 
-def _finish(sweep: Sweep, *, allow_failures: bool, run: Callable[[], Any]) -> None:
+def _finish(
+    sweep: Sweep, *, allow_failures: bool, run: Callable[[], Any], report: str | None
+) -> None:
     """Run, print the summary and where things are, and exit with the right code."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*Failed runs: gmat-sweep show")
-        frame = run()
+        results = run()
     summary = sweep.summary()
     click.echo(f"{summary} -> {sweep.out}")
-    if not frame.empty:
-        click.echo(frame.head(8).to_string())
+    _show_head(results, report)
     if summary.all_ok:
         return
     shown = ", ".join(str(r) for r in summary.not_ok[:10])
@@ -169,6 +189,21 @@ def _finish(sweep: Sweep, *, allow_failures: bool, run: Callable[[], Any]) -> No
         sys.exit(EXIT_RUNS_FAILED)
 
 
+def _show_head(results: Any, report: str | None) -> None:
+    """The first rows of the sweep's DataFrame, when it fits in memory."""
+    from gmat_sweep.errors import ResultsTooLargeError
+
+    try:
+        frame = results.to_pandas(report)
+    except ResultsTooLargeError:
+        click.echo(
+            f"(too large to show here: read it with gmat_sweep.Results({str(results.out_dir)!r}))"
+        )
+        return
+    if not frame.empty:
+        click.echo(frame.head(8).to_string())
+
+
 def _start(
     script: Path,
     design: Design,
@@ -177,6 +212,9 @@ def _start(
     overwrite: bool,
     no_validate: bool,
     keep_gmat_files: bool,
+    keep: Sequence[str],
+    rows: str,
+    postprocess: str | None,
     backend: str | None,
     backend_opts: Sequence[str],
     workers: int | None,
@@ -200,8 +238,11 @@ def _start(
         overwrite=overwrite,
         validate=not no_validate,
         keep_gmat_files=keep_gmat_files,
+        keep=list(keep) or None,
+        rows=rows,
+        postprocess=postprocess,
     )
-    _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.run(report=report))
+    _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.run(lazy=True), report=report)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -340,7 +381,9 @@ def _reopen(
 def resume(out: Path, allow_failures: bool, report: str | None, **options: Any) -> None:
     """Rerun the runs of OUT that are missing or did not end ok (any backend)."""
     sweep = _reopen(out, **options)
-    _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.resume(report=report))
+    _finish(
+        sweep, allow_failures=allow_failures, run=lambda: sweep.resume(lazy=True), report=report
+    )
 
 
 @main.command()
@@ -354,7 +397,8 @@ def extend(out: Path, n: int, allow_failures: bool, report: str | None, **option
     _finish(
         sweep,
         allow_failures=allow_failures,
-        run=lambda: sweep.extend(n, report=report),
+        run=lambda: sweep.extend(n, lazy=True),
+        report=report,
     )
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gmat_sweep.errors import GmatSweepError, OutputDirError, SweepConfigError
-from gmat_sweep.manifest import Manifest, run_record
+from gmat_sweep.manifest import Manifest
+from gmat_sweep.records import run_record
 from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
 
 if TYPE_CHECKING:

@@ -18,6 +18,8 @@ __all__ = [
     "ManifestExistsError",
     "OutputDirError",
     "ParameterError",
+    "ResultsTooLargeError",
+    "RetentionError",
     "ScriptError",
     "SweepConfigError",
 ]
@@ -48,6 +50,10 @@ class OutputDirError(SweepConfigError):
     """The ``out`` directory cannot be used (not writable, not a directory...)."""
 
 
+class RetentionError(SweepConfigError):
+    """``keep=``, ``rows=`` or ``postprocess=`` is malformed, unknown or not importable."""
+
+
 class ManifestExistsError(SweepConfigError):
     """``out`` already holds a sweep; starting a new one there would mix two sweeps."""
 
@@ -68,6 +74,13 @@ class ManifestCorruptError(GmatSweepError):
         super().__init__(message)
         self.path = path
         self.line_number = line_number
+
+
+class ResultsTooLargeError(GmatSweepError):
+    """The sweep's DataFrame would not fit in memory; the sweep itself is complete on disk.
+
+    Read it lazily instead: ``lazy=True``, or :meth:`gmat_sweep.Results.dataset`.
+    """
 
 
 class BackendError(GmatSweepError):

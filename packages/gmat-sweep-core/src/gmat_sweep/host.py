@@ -9,9 +9,11 @@ Requests and replies (dicts):
 
 - ``{"op": "hello"}`` -> ``{"fingerprint": {...}, "error": str | None}``; bootstraps
   GMAT so its start-up cost is paid once per host.
-- ``{"op": "run", "script", "overrides", "workdir"}`` -> ``{"status": "ok" | "failed",
-  "tables": {output key: Arrow IPC bytes}, "error": {...} | None, "warnings": [...]}``
-  (:mod:`gmat_sweep.outputs` owns the encoding); GMAT's own files stay in ``workdir``.
+- ``{"op": "run", "script", "overrides", "workdir", "retention"}`` -> ``{"status": "ok" |
+  "failed", "tables": {output key: Arrow IPC bytes}, "error": {...} | None, "warnings":
+  [...]}``: the outputs the sweep's retention keeps (:mod:`gmat_sweep.retention`;
+  ``retention`` is its JSON form, optional), encoded by :mod:`gmat_sweep.outputs`.
+  GMAT's own files stay in ``workdir``.
 - ``{"op": "validate", "script", "override_sets"}`` -> ``{"load_error": {...} | None,
   "field_errors": [{"path", "value", "message"}]}``: loads the script and applies
   each set of overrides without running, for the driver's checks before a sweep.
@@ -116,14 +118,23 @@ def _field_path(path: str) -> str:
 
 
 def run_mission(
-    script: str, overrides: Mapping[str, Any], workdir: Path, *, redirect: bool = True
+    script: str,
+    overrides: Mapping[str, Any],
+    workdir: Path,
+    *,
+    retention: Mapping[str, Any] | None = None,
+    redirect: bool = True,
 ) -> dict[str, Any]:
-    """Load ``script``, apply ``overrides``, run it in ``workdir``, encode its outputs.
+    """Load ``script``, apply ``overrides``, run it in ``workdir``, encode what it keeps.
 
     With ``redirect``, this process's stdout and stderr go to ``workdir/worker.log``
-    for the duration of the run. Returns a reply dict; never raises for GMAT errors.
+    for the duration of the run. Returns a reply dict; never raises for GMAT errors or
+    for a failing postprocess function (the run fails, with its traceback).
     """
     from gmat_run import Mission
+
+    from gmat_sweep.outputs import encode_frame
+    from gmat_sweep.retention import apply_retention
 
     workdir.mkdir(parents=True, exist_ok=True)
     if redirect:
@@ -132,7 +143,9 @@ def run_mission(
         mission = Mission.load(script)
         _apply_overrides(mission, overrides)
         results = mission.run(working_dir=workdir, overwrite=True)
-        tables, warnings = _encode_outputs(results)
+        outputs, warnings = _parsed_outputs(results)
+        kept = apply_retention(retention or {}, outputs)
+        tables = {key: encode_frame(frame) for key, frame in kept.items()}
     except Exception as exc:
         traceback.print_exc()
         log = _read_tail(workdir / "GmatLog.txt")
@@ -144,14 +157,17 @@ def run_mission(
 
 
 def _run(request: Mapping[str, Any]) -> dict[str, Any]:
-    return run_mission(request["script"], request["overrides"], Path(request["workdir"]))
+    return run_mission(
+        request["script"],
+        request["overrides"],
+        Path(request["workdir"]),
+        retention=request.get("retention"),
+    )
 
 
-def _encode_outputs(results: Any) -> tuple[dict[str, bytes], list[str]]:
-    """Every output gmat-run parsed, keyed ``<kind>__<Name>``, as Arrow IPC bytes."""
-    from gmat_sweep.outputs import encode_frame
-
-    tables: dict[str, bytes] = {}
+def _parsed_outputs(results: Any) -> tuple[dict[str, Any], list[str]]:
+    """Every output gmat-run parsed (DataFrames keyed ``<kind>__<Name>``), and warnings."""
+    outputs: dict[str, Any] = {}
     warnings: list[str] = []
     kinds = (
         ("report", results.reports),
@@ -165,8 +181,8 @@ def _encode_outputs(results: Any) -> tuple[dict[str, bytes], list[str]]:
             frame = mapping[name]
             if frame.empty:
                 warnings.append(f"{kind} {name!r} is empty")
-            tables[key] = encode_frame(frame)
-    return tables, warnings
+            outputs[key] = frame
+    return outputs, warnings
 
 
 def _validate(request: Mapping[str, Any]) -> dict[str, Any]:

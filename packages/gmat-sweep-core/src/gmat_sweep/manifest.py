@@ -1,4 +1,8 @@
-"""``manifest.jsonl``: the durable record of a sweep, and the only owner of its lines.
+"""``manifest.jsonl``: the durable record of a sweep; the only code that writes or reads it.
+
+What the header, session, extend and run lines hold is :mod:`gmat_sweep.records`'s
+(no caller assembles a record by hand); the commit and compact lines, which carry the
+group-commit protocol, are this module's own.
 
 Layout: JSON Lines, keys sorted. The first line is the header (``"kind": "header"``:
 schema version, sweep id, script, design, run count, library versions, settings).
@@ -39,12 +43,9 @@ import os
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from gmat_sweep.errors import ManifestCorruptError, ManifestExistsError, OutputDirError
-
-if TYPE_CHECKING:
-    from gmat_sweep.spec import RunOutcome, RunSpec
 
 __all__ = [
     "MANIFEST_NAME",
@@ -53,7 +54,6 @@ __all__ = [
     "Manifest",
     "iter_records",
     "manifest_exists_error",
-    "run_record",
 ]
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -273,37 +273,6 @@ class Manifest:
         for record in self.run_entries():
             latest[int(record["run_id"])] = record
         return latest
-
-
-def run_record(
-    spec: RunSpec,
-    outcome: RunOutcome,
-    *,
-    rows: Mapping[str, int],
-    warnings: list[str],
-    log: str | None,
-) -> dict[str, Any]:
-    """The ``run`` line of one finished attempt.
-
-    ``rows``: rows per output key it committed; ``warnings``: notes for the user;
-    ``log``: where its whole log was saved (relative to the sweep directory), if it was.
-    """
-    return {
-        "kind": "run",
-        "run_id": spec.run_id,
-        "attempt": spec.attempt,
-        "status": outcome.status.value,
-        "overrides": dict(spec.overrides),
-        "seed": spec.seed,
-        "outputs": dict(rows),
-        "started_at": outcome.started_at,
-        "ended_at": outcome.ended_at,
-        "duration_s": round(outcome.duration_s, 6),
-        "fingerprint": dict(outcome.fingerprint),
-        "error": outcome.error.to_json() if outcome.error else None,
-        "warnings": warnings,
-        "log": log,
-    }
 
 
 def manifest_exists_error(out_dir: Path) -> ManifestExistsError:

@@ -22,18 +22,20 @@ import contextlib
 import os
 import shutil
 import threading
-import uuid
 import warnings
-from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from gmat_sweep.errors import DesignError, GmatSweepError, ScriptError, SweepConfigError
-from gmat_sweep.manifest import MANIFEST_NAME, STATUSES, Manifest, manifest_exists_error
+from gmat_sweep.manifest import MANIFEST_NAME, Manifest, manifest_exists_error
 from gmat_sweep.pools.base import Pool
 from gmat_sweep.preflight import canonical_sha256, check_out_dir, check_retries, check_timeout
-from gmat_sweep.spec import RunOutcome, RunSpec
+from gmat_sweep.records import Settings, extend_record, header_record, session_record
+from gmat_sweep.retention import Retention, make_retention
+from gmat_sweep.spec import RunSpec
+from gmat_sweep.summary import FingerprintWatch, SweepSummary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,64 +44,16 @@ if TYPE_CHECKING:
     from gmat_sweep.dispatch import Finished
     from gmat_sweep.preflight import GmatCheck
     from gmat_sweep.progress import Progress
+    from gmat_sweep.results import Results
 
 __all__ = ["Sweep", "SweepSummary", "canonical_sha256"]
 
 _DESIGN_TABLE = "design.parquet"
 
 
-def _utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _default_out() -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path.cwd() / f"gmat-sweep-{stamp}"
-
-
-def _library_versions() -> dict[str, str]:
-    """Versions of everything the sweep's values or outputs can depend on."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, distributions, version
-
-    versions = {"python": platform.python_version()}
-    for name in ("gmat-run", "numpy", "scipy", "pandas", "pyarrow", "pluggy"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "not installed"
-    for dist in distributions():
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if name.startswith("gmat-sweep"):
-            versions[name] = dist.version
-    return dict(sorted(versions.items()))
-
-
-class SweepSummary:
-    """Counts of how the runs of a sweep ended."""
-
-    def __init__(self, manifest: Manifest) -> None:
-        self.total = manifest.n_runs
-        self.counts = manifest.status_counts()
-        codes = manifest.status_codes()
-        ok = STATUSES.index("ok")
-        self.not_ok = [r for r, code in enumerate(codes) if code not in (0, ok)]
-        self.missing = self.total - sum(self.counts.values())
-
-    @property
-    def ok(self) -> int:
-        return self.counts.get("ok", 0)
-
-    @property
-    def all_ok(self) -> bool:
-        return self.ok == self.total
-
-    def __str__(self) -> str:
-        parts = [f"{self.ok}/{self.total} ok"]
-        parts += [f"{n} {s}" for s, n in sorted(self.counts.items()) if s != "ok"]
-        if self.missing:
-            parts.append(f"{self.missing} not run")
-        return ", ".join(parts)
 
 
 class Sweep:
@@ -123,6 +77,14 @@ class Sweep:
         keep_gmat_files: Keep each run's own GMAT files (raw reports, ``GmatLog.txt``,
             ``worker.log``) in ``out/runs/<run_id>/`` (default False: they live in the
             worker's scratch only for the run). Needs workers that see ``out``.
+        keep: Channels to keep (e.g. ``["Sat.SMA"]``); default every channel.
+        rows: Rows of each run to keep: ``"all"``, ``"first"``, ``"last"``, ``"every:N"``.
+        postprocess: A function run on the worker that maps a run's outputs to what to
+            keep (``"package.module:function"``, the function itself, or a name a
+            plugin registered). See :mod:`gmat_sweep.retention`.
+
+    Raises:
+        SweepConfigError (and subclasses, e.g. RetentionError): a setting is malformed.
     """
 
     def __init__(
@@ -139,6 +101,9 @@ class Sweep:
         overwrite: bool = False,
         validate: bool = True,
         keep_gmat_files: bool = False,
+        keep: Sequence[str] | str | None = None,
+        rows: str = "all",
+        postprocess: str | Callable[..., Any] | None = None,
     ) -> None:
         self.script = Path(script).expanduser().resolve()
         self.design = design
@@ -155,10 +120,10 @@ class Sweep:
                 f"keep_gmat_files must be True or False, got {keep_gmat_files!r}"
             )
         self.keep_gmat_files = keep_gmat_files
+        self.retention: Retention = make_retention(keep, rows, postprocess, check_import=validate)
         self.manifest: Manifest | None = None
         self._script_copy: Path | None = None
         self._script_sha256 = ""
-        self._fingerprint_seen: dict[str, str] | None = None
 
     # -- construction from disk -------------------------------------------------
 
@@ -188,7 +153,7 @@ class Sweep:
         design = design_from_header(header["design"], table_path=table if table.exists() else None)
         if manifest.n_runs > len(design):
             design = extended(design, manifest.n_runs)
-        settings = header.get("settings", {})
+        settings = Settings.from_header(header)
         script_copy = out_dir / header["script"]["path"]
         self = cls(
             script_copy,
@@ -196,12 +161,13 @@ class Sweep:
             out=out_dir,
             backend=backend,
             backend_options=backend_options,
-            timeout=settings.get("timeout") if timeout == "recorded" else timeout,  # type: ignore[arg-type]
-            max_retries=settings.get("max_retries", 2) if max_retries is None else max_retries,
+            timeout=settings.timeout if timeout == "recorded" else timeout,  # type: ignore[arg-type]
+            max_retries=settings.max_retries if max_retries is None else max_retries,
             progress=progress,
             validate=False,
-            keep_gmat_files=bool(settings.get("keep_gmat_files", False)),
+            keep_gmat_files=settings.keep_gmat_files,
         )
+        self.retention = settings.retention  # as recorded: not re-resolved or re-imported
         self.manifest = manifest
         self._script_copy = script_copy
         self._script_sha256 = header["script"]["sha256"]
@@ -209,8 +175,19 @@ class Sweep:
 
     # -- public operations ------------------------------------------------------
 
-    def run(self, *, report: str | None = None) -> pd.DataFrame:
+    @overload
+    def run(self, *, report: str | None = ..., lazy: Literal[False] = ...) -> pd.DataFrame: ...
+    @overload
+    def run(self, *, report: str | None = ..., lazy: Literal[True]) -> Results: ...
+    @overload
+    def run(self, *, report: str | None = ..., lazy: bool) -> pd.DataFrame | Results: ...
+
+    def run(self, *, report: str | None = None, lazy: bool = False) -> pd.DataFrame | Results:
         """Run every run of the design and return the sweep's DataFrame.
+
+        With ``lazy``, return the :class:`~gmat_sweep.results.Results` of the sweep
+        instead (nothing is read until asked for): for sweeps whose outputs are too large
+        for one DataFrame in memory.
 
         Raises:
             SweepConfigError (and subclasses): bad input, before any run starts.
@@ -219,6 +196,8 @@ class Sweep:
             ManifestExistsError: ``out`` already holds a sweep (see ``overwrite``).
             OutputDirError: also during the sweep, when ``out`` can no longer be written
                 (disk full); the runs committed before are safe and ``resume()`` goes on.
+            ResultsTooLargeError: after the sweep, when its DataFrame would not fit in
+                memory; every run is on disk, read it with ``lazy=True``.
         """
         from gmat_sweep import hosts
 
@@ -242,21 +221,41 @@ class Sweep:
                     else "not checked"
                 )
                 self._write_new(sha, gmat_version)
-                return self._execute(report, pool)
+                return self._execute(report, pool, lazy)
         finally:
             if check is not None:
                 check.close()
             hosts.discard_spares()
 
-    def resume(self, *, report: str | None = None) -> pd.DataFrame:
-        """Rerun the runs that are missing or did not end ok; return the whole sweep."""
+    @overload
+    def resume(self, *, report: str | None = ..., lazy: Literal[False] = ...) -> pd.DataFrame: ...
+    @overload
+    def resume(self, *, report: str | None = ..., lazy: Literal[True]) -> Results: ...
+    @overload
+    def resume(self, *, report: str | None = ..., lazy: bool) -> pd.DataFrame | Results: ...
+
+    def resume(self, *, report: str | None = None, lazy: bool = False) -> pd.DataFrame | Results:
+        """Rerun the runs that are missing or did not end ok; return the whole sweep
+        (``lazy`` and errors as in :meth:`run`)."""
         if self.manifest is None:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
         with self._pool() as pool:
-            return self._execute(report, pool)
+            return self._execute(report, pool, lazy)
 
-    def extend(self, n: int, *, report: str | None = None) -> pd.DataFrame:
-        """Add ``n`` Monte Carlo runs, identical to a fresh sweep of the larger size.
+    @overload
+    def extend(
+        self, n: int, *, report: str | None = ..., lazy: Literal[False] = ...
+    ) -> pd.DataFrame: ...
+    @overload
+    def extend(self, n: int, *, report: str | None = ..., lazy: Literal[True]) -> Results: ...
+    @overload
+    def extend(self, n: int, *, report: str | None = ..., lazy: bool) -> pd.DataFrame | Results: ...
+
+    def extend(
+        self, n: int, *, report: str | None = None, lazy: bool = False
+    ) -> pd.DataFrame | Results:
+        """Add ``n`` Monte Carlo runs, identical to a fresh sweep of the larger size
+        (``lazy`` as in :meth:`run`).
 
         Raises:
             DesignError: the sweep is not a Monte Carlo sweep, or ``n`` < 1.
@@ -271,8 +270,8 @@ class Sweep:
         design = extended(self.design, total)
         with self._pool() as pool:
             self.design = design
-            self.manifest.append({"kind": "extend", "n_runs": total, "at": _utcnow()})
-            return self._execute(report, pool)
+            self.manifest.append(extend_record(total))
+            return self._execute(report, pool, lazy)
 
     def results(self, report: str | None = None) -> pd.DataFrame:
         """The DataFrame of this sweep as it stands on disk."""
@@ -334,30 +333,24 @@ class Sweep:
         design_header = self.design.to_header()
         if self.design.kind == "samples":
             self.design.write_table(self.out / _DESIGN_TABLE)  # type: ignore[attr-defined]
-        versions = _library_versions()
-        versions["gmat"] = gmat_version
-        header = {
-            "sweep_id": uuid.uuid4().hex,
-            "created_at": _utcnow(),
-            "script": {
-                "name": self.script.name,
-                "sha256": self._script_sha256,
-                "path": f"script/{self.script.name}",
-            },
-            "design": design_header,
-            "n_runs": len(self.design),
-            "versions": versions,
-            "settings": {
-                "timeout": self.timeout,
-                "max_retries": self.max_retries,
-                "keep_gmat_files": self.keep_gmat_files,
-            },
-        }
+        header = header_record(
+            script_name=self.script.name,
+            script_sha256=sha,
+            design=design_header,
+            n_runs=len(self.design),
+            settings=Settings(
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                keep_gmat_files=self.keep_gmat_files,
+                retention=self.retention,
+            ),
+            gmat_version=gmat_version,
+        )
         self.manifest = Manifest.create(self.out, header, overwrite=self.overwrite)
 
     # -- execution --------------------------------------------------------------
 
-    def _execute(self, report: str | None, pool: Pool) -> pd.DataFrame:
+    def _execute(self, report: str | None, pool: Pool, lazy: bool) -> pd.DataFrame | Results:
         from gmat_sweep.dataset import remove_orphans
         from gmat_sweep.progress import make_progress
         from gmat_sweep.results import Results
@@ -373,14 +366,7 @@ class Sweep:
             self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
         )
         try:
-            manifest.append(
-                {
-                    "kind": "session",
-                    "at": _utcnow(),
-                    "backend": {"name": pool.name, "options": dict(pool.options())},
-                    "runs_to_do": len(todo),
-                }
-            )
+            manifest.append(session_record(pool.name, pool.options(), len(todo)))
             if todo:
                 self._dispatch(pool, todo, progress)
         finally:
@@ -395,7 +381,8 @@ class Sweep:
                 UserWarning,
                 stacklevel=3,
             )
-        return Results(self.out, manifest).to_pandas(report)
+        results = Results(self.out, manifest)
+        return results if lazy else results.to_pandas(report)
 
     def _specs(self, run_ids: list[int]) -> Iterator[RunSpec]:
         assert self._script_copy is not None
@@ -408,6 +395,7 @@ class Sweep:
             runs = ((r, self.design.overrides(r), self.design.seed_for(r)) for r in run_ids)
         manifest = self.manifest
         assert manifest is not None
+        retention = self.retention.to_json() if not self.retention.keeps_everything else {}
         for run_id, overrides, seed in runs:
             yield RunSpec(
                 run_id=run_id,
@@ -420,6 +408,7 @@ class Sweep:
                 script_sha256=self._script_sha256,
                 script_text=text,
                 keep_files=self.keep_gmat_files,
+                retention=retention,
             )
 
     def _dispatch(self, pool: Pool, run_ids: list[int], progress: Progress) -> None:
@@ -429,7 +418,8 @@ class Sweep:
 
         manifest = self.manifest
         assert manifest is not None
-        committer = GroupCommitter(self.out, manifest, notes=self._notes)
+        watch = FingerprintWatch()
+        committer = GroupCommitter(self.out, manifest, notes=watch.notes)
 
         def record(finished: list[Finished]) -> None:
             committer.add([(spec, outcome) for spec, outcome, _ in finished])
@@ -453,32 +443,6 @@ class Sweep:
                 committer.flush()
             raise
         committer.close()
-
-    def _notes(self, spec: RunSpec, outcome: RunOutcome) -> list[str]:
-        mismatch = self._fingerprint_mismatch(outcome.fingerprint)
-        return [mismatch] if mismatch else []
-
-    def _fingerprint_mismatch(self, fingerprint: Mapping[str, str]) -> str | None:
-        """Note when a worker's software differs from the sweep's first worker's."""
-        software = {k: v for k, v in fingerprint.items() if k != "host"}
-        if not software:
-            return None
-        if self._fingerprint_seen is None:
-            self._fingerprint_seen = software
-            return None
-        diffs = [
-            f"{k} {self._fingerprint_seen.get(k)} vs {v}"
-            for k, v in sorted(software.items())
-            if self._fingerprint_seen.get(k) != v
-        ]
-        if not diffs:
-            return None
-        message = (
-            f"worker {fingerprint.get('host', '?')} differs from the sweep's first worker "
-            f"({'; '.join(diffs)}): mismatched worker images can silently change results"
-        )
-        warnings.warn(message, UserWarning, stacklevel=2)
-        return message
 
 
 def _import_results_libraries() -> None:

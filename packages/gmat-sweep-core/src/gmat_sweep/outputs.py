@@ -21,24 +21,37 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["KINDS", "METADATA_KEY", "decode_table", "encode_frame", "read_sweep_metadata"]
+__all__ = [
+    "KINDS",
+    "METADATA_KEY",
+    "decode_table",
+    "encode_frame",
+    "read_sweep_metadata",
+    "time_column",
+]
 
 METADATA_KEY = b"gmat_sweep"
-#: The kinds of output gmat-run parses, in the order a run reports them.
-KINDS = ("report", "ephemeris", "contact", "solver")
+#: The kinds of output, in the order a run reports them: what gmat-run parses, then the
+#: summaries a sweep's postprocess function returns (:mod:`gmat_sweep.retention`).
+KINDS = ("report", "ephemeris", "contact", "solver", "summary")
+
+
+def time_column(frame: pd.DataFrame) -> str | None:
+    """The column holding the epoch of each row: the first gmat-run typed as an epoch."""
+    scales = frame.attrs.get("epoch_scales") or {}
+    return next((str(c) for c in frame.columns if c in scales), None)
 
 
 def encode_frame(frame: pd.DataFrame) -> bytes:
     """``frame`` as one Arrow IPC stream, with the ``gmat_sweep`` metadata."""
     import pyarrow as pa
 
-    scales: dict[str, str] = dict(frame.attrs.get("epoch_scales", {}))
-    time_column = next((c for c in frame.columns if c in scales), None)
+    scales: dict[str, str] = dict(frame.attrs.get("epoch_scales") or {})
     table = pa.Table.from_pandas(frame, preserve_index=False)
     metadata = dict(table.schema.metadata or {})
     metadata.pop(b"pandas", None)  # the driver rebuilds the frame from the dataset's schema
     metadata[METADATA_KEY] = json.dumps(
-        {"time_column": time_column, "epoch_scales": scales}, sort_keys=True
+        {"time_column": time_column(frame), "epoch_scales": scales}, sort_keys=True
     ).encode()
     table = table.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()

@@ -15,6 +15,14 @@ implement the hook::
         register("gmat_sweep_ray.pool:RayPool", name="ray",
                  description="Ray tasks, local or on a cluster")
 
+A plugin may also name retention functions (``postprocess="<name>"``, see
+:mod:`gmat_sweep.retention`)::
+
+    @hookimpl
+    def gmat_sweep_register_retention(register):
+        register("min-altitude", "acme_tools.summaries:min_altitude",
+                 description="lowest altitude of each run")
+
 ``register`` takes a Pool subclass, or a ``"module:Class"`` string that is imported
 only when the backend is used (then give ``name`` and ``description`` so listing
 backends imports nothing).
@@ -48,6 +56,7 @@ __all__ = [
     "BackendEntry",
     "BrokenPlugin",
     "Registry",
+    "RetentionEntry",
     "available_backends",
     "builtin_registry",
     "get_registry",
@@ -82,6 +91,15 @@ class Hookspecs:
         string. With a string, pass ``name`` (the ``backend=`` string) and
         ``description`` (one line for ``gmat-sweep backends``) so that neither
         listing nor resolution of other backends imports your heavy dependencies.
+        """
+
+    @hookspec
+    def gmat_sweep_register_retention(self, register: Callable[..., None]) -> None:
+        """Name retention functions, usable as ``postprocess="<name>"``.
+
+        ``register(name, target, *, description="")`` where ``target`` is the
+        ``"module:function"`` the workers import (see :mod:`gmat_sweep.retention` for
+        what the function receives and returns).
         """
 
 
@@ -121,6 +139,17 @@ class BackendEntry:
 
 
 @dataclass(frozen=True)
+class RetentionEntry:
+    """One named retention function."""
+
+    name: str
+    target: str
+    distribution: str
+    version: str
+    description: str
+
+
+@dataclass(frozen=True)
 class BrokenPlugin:
     """A plugin whose entry point or hook failed while loading."""
 
@@ -134,6 +163,7 @@ class Registry:
 
     def __init__(self) -> None:
         self.entries: list[BackendEntry] = []
+        self.retention: list[RetentionEntry] = []
         self.broken: list[BrokenPlugin] = []
         self.plugin_manager = pluggy.PluginManager(PROJECT)
         self.plugin_manager.add_hookspecs(Hookspecs)
@@ -167,21 +197,45 @@ class Registry:
         self.entries.append(entry)
         return entry
 
+    def register_retention(
+        self,
+        name: str,
+        target: str,
+        *,
+        description: str = "",
+        distribution: str = _CORE_DISTRIBUTION,
+        version: str = "",
+    ) -> RetentionEntry:
+        """Name a retention function ``"module:function"`` (imported only when it runs)."""
+        if not isinstance(name, str) or not name or ":" in name:
+            raise BackendError(f"register_retention: {name!r} is not a usable name")
+        if not isinstance(target, str) or ":" not in target:
+            raise BackendError(f"register_retention({name!r}): expected 'module:function'")
+        entry = RetentionEntry(name, target, distribution, version, description)
+        self.retention.append(entry)
+        return entry
+
     def add_plugin(self, plugin: object, *, distribution: str, version: str) -> None:
-        """Register a plugin object (module) and collect the pools it registers."""
+        """Register a plugin object (module) and collect the pools and retention
+        functions it registers."""
         try:
             self.plugin_manager.register(plugin, name=f"{distribution}:{id(plugin)}")
-            impls = [
-                impl
-                for impl in self.plugin_manager.hook.gmat_sweep_register_pools.get_hookimpls()
-                if impl.plugin is plugin
-            ]
+            hook = self.plugin_manager.hook
 
             def register(target: str | type[Pool], **kwargs: Any) -> None:
                 self.register(target, distribution=distribution, version=version, **kwargs)
 
-            for impl in impls:
-                impl.function(register=register)
+            def register_retention(name: str, target: str, **kwargs: Any) -> None:
+                self.register_retention(
+                    name, target, distribution=distribution, version=version, **kwargs
+                )
+
+            for impl in hook.gmat_sweep_register_pools.get_hookimpls():
+                if impl.plugin is plugin:
+                    impl.function(register=register)
+            for impl in hook.gmat_sweep_register_retention.get_hookimpls():
+                if impl.plugin is plugin:
+                    impl.function(register=register_retention)
         except Exception as exc:
             self.broken.append(BrokenPlugin(distribution, version, f"{type(exc).__name__}: {exc}"))
 
@@ -247,6 +301,32 @@ class Registry:
             message += f". Plugins that failed to load: {failed}"
         raise UnknownBackendError(message)
 
+    def lookup_retention(self, name: str) -> RetentionEntry:
+        """The retention function registered as ``name``.
+
+        Raises:
+            RetentionError: no plugin (or two) registered that name.
+        """
+        from gmat_sweep.errors import RetentionError
+
+        matches = [e for e in self.retention if e.name == name]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            claimants = " and ".join(f"{e.distribution} {e.version}".strip() for e in matches)
+            raise RetentionError(
+                f"retention name {name!r} is registered by {claimants}; pass the function "
+                f"as 'module:function' instead ({matches[0].target} or {matches[1].target})"
+            )
+        known = sorted({e.name for e in self.retention})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise RetentionError(
+            f"no retention function is registered as {name!r}.{hint} Registered: "
+            f"{', '.join(known) or '(none)'}. To use your own function, pass it or "
+            "'package.module:function'."
+        )
+
 
 def _normalise(distribution: str) -> str:
     return distribution.lower().replace("_", "-").replace(".", "-")
@@ -267,6 +347,11 @@ def builtin_registry() -> Registry:
         "gmat_sweep.pools.local:DebugPool",
         name="debug",
         description="One run at a time inside this Python process, for debugging.",
+    )
+    registry.register_retention(
+        "extremes",
+        "gmat_sweep.retention:extremes",
+        description="One row per run: minimum, maximum and final value of each channel.",
     )
     return registry
 

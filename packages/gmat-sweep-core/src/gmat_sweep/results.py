@@ -21,7 +21,13 @@ Built with pyarrow's dataset API over the output's live part files under ``data/
 (:mod:`gmat_sweep.dataset`; which parts are live is the manifest's record), taking each
 ok run's rows from the attempt the manifest accepted. :meth:`Results.dataset` hands out
 the lazy dataset itself (with ``run_id`` and ``attempt`` columns) so that very large
-sweeps can be summarised batch by batch without building the whole DataFrame.
+sweeps can be summarised batch by batch without building the whole DataFrame;
+:meth:`Results.to_pandas` refuses (:class:`~gmat_sweep.errors.ResultsTooLargeError`)
+to build a DataFrame that would not fit in the memory this machine has free.
+
+Which output: ``report=`` names it; by default a sweep with a postprocess function
+returns its summary (kind ``summary``), any other its report (a warning names the
+others when there are several).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gmat_sweep.errors import GmatSweepError
+from gmat_sweep.errors import GmatSweepError, ResultsTooLargeError
 from gmat_sweep.manifest import Manifest
 
 if TYPE_CHECKING:
@@ -42,6 +48,9 @@ __all__ = ["STATUS_COLUMN", "Results", "load_results"]
 
 STATUS_COLUMN = "__status"
 _RUN_ID = "run_id"
+#: Building the DataFrame holds about this many times its size at its peak (the Arrow
+#: table and the pandas frame it becomes).
+_PEAK_FACTOR = 2.5
 
 
 class Results:
@@ -56,10 +65,16 @@ class Results:
         self.out_dir = Path(out_dir)
         self.manifest = manifest if manifest is not None else Manifest.load(self.out_dir)
 
-    def output_names(self, kind: str = "report") -> list[str]:
-        """Names of the outputs of ``kind`` that ok runs wrote, sorted."""
-        prefix = f"{kind}__"
+    def output_names(self, kind: str | None = None) -> list[str]:
+        """Names of the outputs of ``kind`` (default: :meth:`default_kind`) ok runs wrote."""
+        prefix = f"{kind or self.default_kind()}__"
         return sorted(key[len(prefix) :] for key in self.manifest.parts if key.startswith(prefix))
+
+    def default_kind(self) -> str:
+        """``summary`` when the sweep kept postprocess summaries, else ``report``."""
+        if any(key.startswith("summary__") for key in self.manifest.parts):
+            return "summary"
+        return "report"
 
     def _choose(self, report: str | None, kind: str) -> str | None:
         names = self.output_names(kind)
@@ -83,7 +98,7 @@ class Results:
     def _parts(self, key: str) -> list[Path]:
         return [self.out_dir / part for part in self.manifest.parts.get(key, [])]
 
-    def dataset(self, report: str | None = None, *, kind: str = "report") -> pads.Dataset:
+    def dataset(self, report: str | None = None, *, kind: str | None = None) -> pads.Dataset:
         """A lazy pyarrow dataset over the chosen output of every ok run.
 
         Columns: ``run_id``, ``attempt``, then the output's own (integers widened to
@@ -96,6 +111,7 @@ class Results:
         """
         import pyarrow.dataset as pads
 
+        kind = kind or self.default_kind()
         name = self._choose(report, kind)
         parts = self._parts(f"{kind}__{name}") if name is not None else []
         if not parts:
@@ -103,15 +119,42 @@ class Results:
         schema, _ = _schema(parts[0])
         return pads.dataset([str(p) for p in parts], schema=schema, format="parquet")
 
-    def to_pandas(self, report: str | None = None, *, kind: str = "report") -> pd.DataFrame:
-        """The whole sweep as one DataFrame (see the module docstring for its shape)."""
+    def frame_bytes(self, report: str | None = None, *, kind: str | None = None) -> int:
+        """About how many bytes the DataFrame of this output takes (from the part files'
+        metadata: nothing is read)."""
+        import pyarrow.parquet as pq
+
+        kind = kind or self.default_kind()
+        name = self._choose(report, kind)
+        total = 0
+        for part in self._parts(f"{kind}__{name}") if name is not None else []:
+            meta = pq.read_metadata(part)
+            for group in range(meta.num_row_groups):
+                row_group = meta.row_group(group)
+                # Parquet's uncompressed size, and the status and index columns besides.
+                total += row_group.total_byte_size + 24 * row_group.num_rows
+        return total + 64 * self.manifest.n_runs
+
+    def to_pandas(
+        self, report: str | None = None, *, kind: str | None = None, check_memory: bool = True
+    ) -> pd.DataFrame:
+        """The whole sweep as one DataFrame (see the module docstring for its shape).
+
+        Raises:
+            GmatSweepError: ``report`` names no output of the sweep.
+            ResultsTooLargeError: with ``check_memory``, building it would need more
+                memory than this machine has free; read :meth:`dataset` in pieces.
+        """
         import numpy as np
         import pandas as pd
         import pyarrow as pa
 
         from gmat_sweep.manifest import STATUSES
 
+        kind = kind or self.default_kind()
         name = self._choose(report, kind)
+        if check_memory:
+            self._check_memory(name, kind)
         parts = self._parts(f"{kind}__{name}") if name is not None else []
         codes = np.frombuffer(self.manifest.status_codes(), dtype=np.uint8)
         attempts = np.asarray(self.manifest.attempt_counts(), dtype=np.int64)
@@ -168,6 +211,39 @@ class Results:
         indexed: pd.DataFrame = frame.set_index([_RUN_ID, "time"])
         return indexed
 
+    def _check_memory(self, name: str | None, kind: str) -> None:
+        need = int(self.frame_bytes(name, kind=kind) * _PEAK_FACTOR)
+        free = _available_memory()
+        if free is None or need <= free:
+            return
+        gib = 2**30
+        raise ResultsTooLargeError(
+            f"the DataFrame of {kind} {name!r} of {self.out_dir} would need about "
+            f"{need / gib:.1f} GiB to build, more than the {free / gib:.1f} GiB this "
+            "machine has free. Every run is saved on disk. Read it in pieces instead: "
+            f"gmat_sweep.Results({str(self.out_dir)!r}).dataset() is a lazy pyarrow dataset "
+            "(to_table(columns=..., filter=...), to_batches()); pass lazy=True to sweep() "
+            "or run() to get those Results; or keep less per run (keep=, rows=, "
+            "postprocess=). See docs/dataframe.md."
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new allocation here (Linux: MemAvailable)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
 
 def _schema(first_part: Path) -> tuple[pa.Schema, str | None]:
     """Schema of the aggregated output (from its first part file) and its time column."""
@@ -196,7 +272,7 @@ def _empty_schema() -> pa.Schema:
 
 
 def load_results(
-    out_dir: str | Path, report: str | None = None, *, kind: str = "report"
+    out_dir: str | Path, report: str | None = None, *, kind: str | None = None
 ) -> pd.DataFrame:
     """The DataFrame of the sweep in ``out_dir``, finished or not (see :class:`Results`)."""
     return Results(out_dir).to_pandas(report, kind=kind)

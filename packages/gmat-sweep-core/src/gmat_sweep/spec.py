@@ -73,6 +73,8 @@ class RunSpec:
         keep_files: Keep GMAT's own files of the run (its raw reports, ``GmatLog.txt``,
             ``worker.log``) in ``<out_dir>/runs/<run_id>/``; needs workers that see
             ``out_dir``. Off: they live in node-local scratch only for the run.
+        retention: What of the run's outputs to keep, in the JSON form of
+            :class:`gmat_sweep.retention.Retention` (empty: everything).
     """
 
     run_id: int
@@ -85,6 +87,7 @@ class RunSpec:
     script_sha256: str = ""
     script_text: str = ""
     keep_files: bool = False
+    retention: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

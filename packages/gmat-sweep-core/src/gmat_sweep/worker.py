@@ -297,6 +297,7 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
             "script": _script_path(spec),
             "overrides": dict(spec.overrides),
             "workdir": str(attempt.staging),
+            "retention": dict(spec.retention),
         }
         try:
             reply = host.call(request, timeout=spec.timeout)
@@ -349,7 +350,11 @@ def execute_run_in_process(spec: RunSpec) -> RunOutcome:
     try:
         attempt.fingerprint = _local_fingerprint()
         reply = run_mission(
-            _script_path(spec), dict(spec.overrides), attempt.staging, redirect=False
+            _script_path(spec),
+            dict(spec.overrides),
+            attempt.staging,
+            retention=spec.retention,
+            redirect=False,
         )
         return attempt.from_reply(reply)
     except KeyboardInterrupt:
