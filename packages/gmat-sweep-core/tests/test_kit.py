@@ -110,6 +110,12 @@ BROKEN_POOLS = textwrap.dedent(
             return Future()
 
 
+    class IgnoresRetention(LocalPool):
+        """Ships the specs without the sweep's retention (workers keep everything)."""
+        def submit(self, specs):
+            return super().submit([replace(s, retention={}) for s in specs])
+
+
     class ReversesABatch(LocalPool):
         """Returns a batch's outcomes in reverse order."""
         def submit(self, specs):
@@ -127,6 +133,7 @@ BROKEN_POOLS = textwrap.dedent(
         ("DropsARun", "PoolEquivalenceSuite", "grid", "*run 5*outputs*differs*"),
         ("MixesUpOutputs", "PoolEquivalenceSuite", "grid", "*DataFrame*different*"),
         ("WrongValue", "PoolEquivalenceSuite", "grid", "*DataFrame*different*"),
+        ("IgnoresRetention", "PoolEquivalenceSuite", "channels_and_rows", "*differ*"),
         ("HidesCrash", "PoolContractSuite", "crash", "*CRASHED*"),
         ("NeverCompletes", "PoolContractSuite", "whole_and_in_order", "*never completed*"),
         ("ReversesABatch", "PoolContractSuite", "whole_and_in_order", "*out of order*"),

@@ -305,7 +305,12 @@ class PoolEquivalenceSuite(_KitBase):
         out = tmp_path / kind
         with self.make_pool() as pool:
             df = Sweep(
-                kit_script(), reference_design(kind), out=out, backend=pool, progress=False
+                kit_script(),
+                reference_design(kind),
+                out=out,
+                backend=pool,
+                progress=False,
+                **reference_retention(kind),
             ).run()
         assert (df["__status"] == "ok").any(), (
             f"no run of the {kind} sweep ended ok on this pool; see gmat-sweep show {out} --failed"
@@ -332,6 +337,18 @@ class PoolEquivalenceSuite(_KitBase):
         """16-point Latin hypercube (seeded); same checks as the grid."""
         self._sweep_both("latin_hypercube", tmp_path)
 
+    def test_kept_channels_and_rows_are_bit_equal_to_local(self, tmp_path: Path) -> None:
+        """8 runs keeping two channels and every 4th row (``keep=``, ``rows=``).
+
+        Retention runs where the run runs; a difference means the pool's workers
+        dropped the spec's retention or run another gmat-sweep-core than the driver.
+        """
+        self._sweep_both("retention_rows", tmp_path)
+
+    def test_a_postprocess_summary_is_bit_equal_to_local(self, tmp_path: Path) -> None:
+        """8 runs summarised on the worker by ``postprocess="extremes"``."""
+        self._sweep_both("retention_postprocess", tmp_path)
+
 
 # Reference sweeps on LocalPool(2), run once per process, kind and GMAT install.
 _REFERENCES: dict[tuple[str, str], Path] = {}
@@ -354,6 +371,7 @@ def _reference_sweep(kind: str) -> Path:
                 backend=local,
                 progress=False,
                 overwrite=True,
+                **reference_retention(kind),
             ).run()
         _REFERENCES[key] = out
     return _REFERENCES[key]
@@ -377,4 +395,15 @@ def reference_design(kind: str) -> Any:
         return LatinHypercube(
             16, {"Sat.SMA": (6900.0, 7300.0), "Sat.INC": (0.0, 98.0)}, seed=20260102
         )
+    if kind.startswith("retention_"):
+        return Grid({"Sat.SMA": [6900.0, 7000.0, 7100.0, 7200.0], "Sat.INC": [28.5, 97.8]})
     raise ValueError(f"no reference design {kind!r}")
+
+
+def reference_retention(kind: str) -> dict[str, Any]:
+    """What the kit's reference sweep of ``kind`` keeps of each run (Sweep keywords)."""
+    if kind == "retention_rows":
+        return {"keep": ["Sat.SMA", "Sat.ECC"], "rows": "every:4"}
+    if kind == "retention_postprocess":
+        return {"postprocess": "extremes"}
+    return {}
