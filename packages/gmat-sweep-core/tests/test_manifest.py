@@ -53,7 +53,7 @@ def test_groups_survive_reload_and_the_latest_attempt_wins(tmp_path: Path) -> No
     again = Manifest.load(tmp_path)
     assert _statuses(again) == {0: "ok", 1: "ok", 2: "failed"}
     assert [again.attempts_of(r) for r in range(3)] == [1, 2, 1]
-    assert again.pending() == [2]
+    assert list(again.pending()) == [2]
     assert again.status_counts() == {"ok": 2, "failed": 1}
     assert again.parts == {
         "report__R": ["data/report__R/part-a.parquet", "data/report__R/part-b.parquet"]
@@ -99,11 +99,11 @@ def test_a_damaged_end_never_counts_and_reader_and_writer_agree(tmp_path: Path, 
     line: every shape a killed driver can leave is not counted when read, is cut before the
     next append, and what was read is exactly what is on disk afterwards."""
     m = _write_group_then(tmp_path, tail)
-    assert _statuses(m) == {0: "ok"} and m.pending() == [1, 2]
+    assert _statuses(m) == {0: "ok"} and list(m.pending()) == [1, 2]
     m.commit([_run(2)], {})
     m.close()
     again = Manifest.load(tmp_path)
-    assert _statuses(again) == {0: "ok", 2: "ok"} and again.pending() == [1]
+    assert _statuses(again) == {0: "ok", 2: "ok"} and list(again.pending()) == [1]
     raw = (tmp_path / MANIFEST_NAME).read_text()
     assert raw.endswith("\n") and all(json.loads(x) for x in raw.splitlines())
     assert [x["kind"] for x in _lines(tmp_path)] == ["header", "run", "commit", "run", "commit"]
@@ -216,7 +216,7 @@ def test_extend_records_raise_the_run_count(tmp_path: Path) -> None:
     m = Manifest.create(tmp_path, {"n_runs": 2})
     m.append({"kind": "extend", "n_runs": 5})
     m.close()
-    assert Manifest.load(tmp_path).pending() == [0, 1, 2, 3, 4]
+    assert list(Manifest.load(tmp_path).pending()) == [0, 1, 2, 3, 4]
 
 
 def test_run_lines_are_checked_against_their_commit_line_when_read(tmp_path: Path) -> None:

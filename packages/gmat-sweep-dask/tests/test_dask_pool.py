@@ -17,7 +17,7 @@ from pandas.testing import assert_frame_equal
 from gmat_sweep import LocalPool, sweep
 from gmat_sweep.cli import main
 from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.testing import kit_script, make_fake_gmat_install, manifest_lines
+from gmat_sweep.testing import kit_script, lost_batches, make_fake_gmat_install, manifest_lines
 from gmat_sweep_dask import DaskPool
 from gmat_sweep_dask.testing import DaskCliCluster
 
@@ -36,12 +36,6 @@ def slow_gmat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.fixture
-def slow_cli_cluster(tmp_path: Path, slow_gmat: Path) -> Iterator[DaskCliCluster]:
-    with DaskCliCluster.started(tmp_path, slow_gmat) as cluster:
-        yield cluster
-
-
 def _when(condition: object, then: object, timeout: float = 120.0) -> threading.Thread:
     """Run ``then()`` in a thread as soon as ``condition()`` holds."""
 
@@ -58,23 +52,37 @@ def _when(condition: object, then: object, timeout: float = 120.0) -> threading.
     return thread
 
 
-def test_a_killed_worker_costs_only_time(slow_cli_cluster: DaskCliCluster, tmp_path: Path) -> None:
-    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(16)]}
+@pytest.fixture
+def quick_cli_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DaskCliCluster]:
+    """Runs of 0.05 s, so the dispatcher sends batches of several runs; commits at once."""
+    root = make_fake_gmat_install(tmp_path / "GMAT-quick", run_cost_s=0.05)
+    monkeypatch.setenv("GMAT_ROOT", str(root))
+    monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
+    with DaskCliCluster.started(tmp_path, root) as cluster:
+        yield cluster
+
+
+def test_a_worker_killed_mid_batch_costs_only_time(
+    quick_cli_cluster: DaskCliCluster, tmp_path: Path
+) -> None:
+    grid = {"Sat.SMA": [6900.0 + 4 * i for i in range(128)]}
     out = tmp_path / "dask"
-    victim = slow_cli_cluster.workers[0]
-    watcher = _when(lambda: len(_run_lines(out)) >= 3, victim.kill)
-    with DaskPool(address=slow_cli_cluster.address) as pool:
+    victim = quick_cli_cluster.workers[0]
+    watcher = _when(lambda: len(_run_lines(out)) >= 30, victim.kill)
+    with DaskPool(address=quick_cli_cluster.address) as pool:
         df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
     watcher.join(timeout=1)
     assert victim.poll() is not None, "the worker was not killed during the sweep"
     lines = _run_lines(out)
-    assert any(line["status"] == "lost" for line in lines), "no lost attempt recorded"
+    assert any(len(batch) > 1 for batch in lost_batches(out)), (
+        f"no batch of several runs was lost: {lost_batches(out)}"
+    )
     assert (df["__status"] == "ok").all()
     with LocalPool(2) as local:
         reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
     assert_frame_equal(df, reference, check_exact=True)
     ok_ids = [line["run_id"] for line in lines if line["status"] == "ok"]
-    assert sorted(ok_ids) == list(range(16))  # a finished run is never rerun
+    assert sorted(ok_ids) == list(range(128))  # a finished run is never rerun or duplicated
 
 
 def test_capacity_follows_the_cluster_as_it_scales(slow_gmat: Path, tmp_path: Path) -> None:

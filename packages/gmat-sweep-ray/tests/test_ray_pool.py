@@ -18,6 +18,7 @@ from gmat_sweep import LocalPool, Sweep, sweep
 from gmat_sweep.testing import (
     assert_sweeps_equal,
     kit_script,
+    lost_batches,
     make_fake_gmat_install,
     manifest_lines,
 )
@@ -42,19 +43,21 @@ def _running_task_pids() -> list[int]:
     return pids
 
 
-def test_a_killed_ray_worker_costs_only_time(
+def test_a_ray_worker_killed_mid_batch_costs_only_time(
     ray_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.4)
-    monkeypatch.setenv("GMAT_ROOT", str(slow))
-    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(12)]}
+    # Runs of 0.05 s: the dispatcher sends batches of several runs; commits at once.
+    quick = make_fake_gmat_install(tmp_path / "GMAT-quick", run_cost_s=0.05)
+    monkeypatch.setenv("GMAT_ROOT", str(quick))
+    monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
+    grid = {"Sat.SMA": [6900.0 + 4 * i for i in range(128)]}
     out = tmp_path / "ray"
     killed: list[int] = []
 
     def kill_one_running_task() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            if len(_run_lines(out)) >= 2:
+            if len(_run_lines(out)) >= 30:
                 pids = _running_task_pids()
                 if pids:
                     os.kill(pids[0], signal.SIGKILL)
@@ -69,8 +72,12 @@ def test_a_killed_ray_worker_costs_only_time(
     killer.join(timeout=1)
     assert killed, "no running Ray task was found to kill"
     lines = _run_lines(out)
-    assert any(line["status"] == "lost" for line in lines), "the killed run was not recorded"
+    assert any(len(batch) > 1 for batch in lost_batches(out)), (
+        f"no batch of several runs was lost: {lost_batches(out)}"
+    )
     assert (df["__status"] == "ok").all()
+    ok_ids = [line["run_id"] for line in lines if line["status"] == "ok"]
+    assert sorted(ok_ids) == list(range(128))  # a finished run is never rerun or duplicated
     with LocalPool(2) as local:
         reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
     assert_frame_equal(df, reference, check_exact=True)

@@ -17,6 +17,7 @@ from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import (
     assert_sweeps_equal,
     kit_script,
+    lost_batches,
     make_fake_gmat_install,
     manifest_lines,
 )
@@ -62,16 +63,18 @@ def test_workers_are_slurm_jobs_that_leave_with_the_pool(
     assert session["backend"]["options"]["sizing"]["memory_per_worker"] == 2**30
 
 
-def test_a_cancelled_worker_job_costs_only_time(
+def test_a_worker_job_cancelled_mid_batch_costs_only_time(
     slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT", run_cost_s=0.4)))
-    grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(12)]}
+    # Runs of 0.05 s: the dispatcher sends batches of several runs; commits at once.
+    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT", run_cost_s=0.05)))
+    monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
+    grid = {"Sat.SMA": [6900.0 + 4 * i for i in range(128)]}
     out = tmp_path / "slurm"
     cancelled: list[str] = []
 
     def cancel_one_worker_job() -> None:
-        if _wait(lambda: len(_run_lines(out)) >= 2, timeout=120):
+        if _wait(lambda: len(_run_lines(out)) >= 30, timeout=120):
             job = squeue_jobs("dask-worker")[0][0]
             subprocess.run(["scancel", job], check=True)
             cancelled.append(job)
@@ -83,7 +86,11 @@ def test_a_cancelled_worker_job_costs_only_time(
         thread.join(timeout=5)
     assert cancelled, "no worker job was cancelled mid-sweep"
     assert (df["__status"] == "ok").all()
-    assert any(line["status"] == "lost" for line in _run_lines(out)), "lost attempt not recorded"
+    assert any(len(batch) > 1 for batch in lost_batches(out)), (
+        f"no batch of several runs was lost: {lost_batches(out)}"
+    )
+    ok_ids = [line["run_id"] for line in _run_lines(out) if line["status"] == "ok"]
+    assert sorted(ok_ids) == list(range(128))  # a finished run is never rerun or duplicated
     with LocalPool(2) as local:
         reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "ref", progress=False)
     assert df.equals(reference)

@@ -123,7 +123,7 @@ class Manifest:
         return manifest
 
     @classmethod
-    def load(cls, out_dir: Path, *, fsync: bool = True) -> Manifest:
+    def load(cls, out_dir: str | os.PathLike[str], *, fsync: bool = True) -> Manifest:
         """Read the manifest in ``out_dir``: header, state of each run, live part files.
 
         Raises:
@@ -131,6 +131,7 @@ class Manifest:
             ManifestCorruptError: a line other than an unterminated last line is
                 unreadable, a line lacks what its kind needs, or line 1 is no header.
         """
+        out_dir = Path(out_dir)
         path = out_dir / MANIFEST_NAME
         if not path.is_file():
             raise FileNotFoundError(
@@ -250,11 +251,16 @@ class Manifest:
         counts.extend([0] * (self.n_runs - len(counts)))
         return counts
 
-    def pending(self) -> list[int]:
-        """Run ids with no committed attempt or whose latest attempt is not ok, ascending."""
-        ok = _CODE["ok"]
-        codes = self.status_codes()
-        return [run_id for run_id in range(self.n_runs) if codes[run_id] != ok]
+    def pending(self) -> array[int]:
+        """Run ids with no committed attempt or whose latest attempt is not ok, ascending
+        (a compact array: 4 bytes a run)."""
+        import re
+
+        todo = array("I")
+        not_ok = re.compile(b"[^" + re.escape(bytes([_CODE["ok"]])) + b"]+")
+        for stretch in not_ok.finditer(self.status_codes()):
+            todo.extend(range(stretch.start(), stretch.end()))
+        return todo
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every committed line after the header, in file order (re-read from disk)."""

@@ -384,12 +384,13 @@ class Sweep:
         results = Results(self.out, manifest)
         return results if lazy else results.to_pandas(report)
 
-    def _specs(self, run_ids: list[int]) -> Iterator[RunSpec]:
+    def _specs(self, run_ids: Sequence[int]) -> Iterator[RunSpec]:
         assert self._script_copy is not None
         script, out = str(self._script_copy), str(self.out)
         text = self._script_copy.read_text(encoding="utf-8")
-        contiguous = run_ids == list(range(run_ids[0], run_ids[-1] + 1)) if run_ids else True
-        if contiguous and run_ids:
+        # Ascending and distinct (Manifest.pending), so the span's length says it is whole.
+        contiguous = bool(run_ids) and run_ids[-1] - run_ids[0] + 1 == len(run_ids)
+        if contiguous:
             runs = self.design.iter_runs(run_ids[0], run_ids[-1] + 1)
         else:
             runs = ((r, self.design.overrides(r), self.design.seed_for(r)) for r in run_ids)
@@ -411,7 +412,7 @@ class Sweep:
                 retention=retention,
             )
 
-    def _dispatch(self, pool: Pool, run_ids: list[int], progress: Progress) -> None:
+    def _dispatch(self, pool: Pool, run_ids: Sequence[int], progress: Progress) -> None:
         """Run ``run_ids`` on ``pool``, committing every finished attempt in groups."""
         from gmat_sweep.commit import GroupCommitter
         from gmat_sweep.dispatch import Dispatcher

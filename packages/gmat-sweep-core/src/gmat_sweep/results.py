@@ -48,9 +48,9 @@ __all__ = ["STATUS_COLUMN", "Results", "load_results"]
 
 STATUS_COLUMN = "__status"
 _RUN_ID = "run_id"
-#: Building the DataFrame holds about this many times its size at its peak (the Arrow
-#: table and the pandas frame it becomes).
-_PEAK_FACTOR = 2.5
+#: Building the DataFrame holds about this many times its size at its peak (the frame,
+#: one column as read, and the run ids; see :mod:`gmat_sweep.frame`).
+_PEAK_FACTOR = 1.5
 
 
 class Results:
@@ -146,70 +146,22 @@ class Results:
                 memory than this machine has free; read :meth:`dataset` in pieces.
         """
         import numpy as np
-        import pandas as pd
-        import pyarrow as pa
 
-        from gmat_sweep.manifest import STATUSES
+        from gmat_sweep.frame import build_frame
 
         kind = kind or self.default_kind()
         name = self._choose(report, kind)
         if check_memory:
             self._check_memory(name, kind)
         parts = self._parts(f"{kind}__{name}") if name is not None else []
-        codes = np.frombuffer(self.manifest.status_codes(), dtype=np.uint8)
-        attempts = np.asarray(self.manifest.attempt_counts(), dtype=np.int64)
-        ok = STATUSES.index("ok")
-        if parts:
-            schema, time_column = _schema(parts[0])
-            table = self.dataset(name, kind=kind).to_table()
-            # Only the accepted attempt of each ok run counts (a defence in depth: only
-            # committed parts are read, and they hold one attempt per ok run).
-            ids = table.column(_RUN_ID).to_numpy()
-            inside = ids < len(codes)
-            safe = np.where(inside, ids, 0)
-            keep = inside & (codes[safe] == ok)
-            keep &= table.column("attempt").to_numpy() == attempts[safe]
-            if not keep.all():
-                table = table.filter(pa.array(keep))
-        else:
-            schema, time_column = _empty_schema(), None
-            table = schema.empty_table()
-        table = table.drop_columns([c for c in ("attempt",) if c in table.column_names])
-        # Rows of a run stay in the order GMAT wrote them; runs go in run_id order (a stable
-        # sort, skipped when the parts already hold the runs in order).
-        ids = table.column(_RUN_ID).to_numpy()
-        if len(ids) > 1 and not bool(np.all(ids[1:] >= ids[:-1])):
-            order = np.argsort(ids, kind="stable")
-            table, ids = table.take(pa.array(order)), ids[order]
-        frame = table.to_pandas(self_destruct=True, split_blocks=True)
-        del table
-        frame[STATUS_COLUMN] = "ok"
-        has_time = time_column is not None and time_column in frame.columns
-        if not has_time:  # the row's position within its run (ids are sorted)
-            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else ids
-            lengths = np.diff(np.r_[starts, len(ids)])
-            position = np.arange(len(ids)) - np.repeat(starts, lengths)
-            frame.insert(1, "time", pd.array(position, dtype="Int64"))
-
-        failed = np.flatnonzero((codes != 0) & (codes != ok))
-        if len(failed):
-            markers = (
-                schema.empty_table()
-                .drop_columns([c for c in ("attempt",) if c in schema.names])
-                .to_pandas()
-            )
-            markers = markers.reindex(range(len(failed)))
-            markers[_RUN_ID] = failed.astype(np.int64)
-            markers[STATUS_COLUMN] = [STATUSES[c] for c in codes[failed]]
-            if not has_time:
-                markers.insert(1, "time", pd.array([pd.NA] * len(failed), dtype="Int64"))
-            markers = markers.astype(frame.dtypes.to_dict())
-            frame = pd.concat([frame, markers], ignore_index=True)
-            frame = frame.sort_values(_RUN_ID, kind="stable")
-        if has_time:
-            frame = frame.rename(columns={time_column: "time"})
-        indexed: pd.DataFrame = frame.set_index([_RUN_ID, "time"])
-        return indexed
+        schema, time_column = _schema(parts[0]) if parts else (_empty_schema(), None)
+        return build_frame(
+            parts,
+            schema,
+            time_column,
+            np.frombuffer(self.manifest.status_codes(), dtype=np.uint8),
+            np.asarray(self.manifest.attempt_counts(), dtype=np.int64),
+        )
 
     def _check_memory(self, name: str | None, kind: str) -> None:
         need = int(self.frame_bytes(name, kind=kind) * _PEAK_FACTOR)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gmat_sweep.testing.compare import assert_sweeps_equal, manifest_lines
+    from gmat_sweep.testing.compare import assert_sweeps_equal, lost_batches, manifest_lines
     from gmat_sweep.testing.fake_gmat import FakeGmatRule, make_fake_gmat_install
     from gmat_sweep.testing.suites import (
         PoolContractSuite,
@@ -34,6 +34,7 @@ __all__ = [
     "assert_sweeps_equal",
     "kit_gmat_root",
     "kit_script",
+    "lost_batches",
     "make_fake_gmat_install",
     "manifest_lines",
 ]
@@ -46,6 +47,7 @@ _LAZY = {
     "kit_gmat_root": "gmat_sweep.testing.suites",
     "assert_sweeps_equal": "gmat_sweep.testing.compare",
     "manifest_lines": "gmat_sweep.testing.compare",
+    "lost_batches": "gmat_sweep.testing.compare",
 }
 
 

@@ -31,6 +31,20 @@ def manifest_lines(out: str | Path, kind: str | None = None) -> list[dict[str, A
     return [line for line in lines if kind is None or line.get("kind") == kind]
 
 
+def lost_batches(out: str | Path) -> list[list[int]]:
+    """The runs of each batch the backend lost, as the manifest recorded them.
+
+    The dispatcher records every run of a lost batch as ``lost`` with the batch's
+    submission time as ``started_at``; runs sharing it (and an attempt) were one batch.
+    """
+    groups: dict[tuple[str, int], list[int]] = {}
+    for line in manifest_lines(out, "run"):
+        if line["status"] == "lost":
+            key = (str(line["started_at"]), int(line["attempt"]))
+            groups.setdefault(key, []).append(int(line["run_id"]))
+    return [sorted(ids) for _, ids in sorted(groups.items())]
+
+
 def comparable_manifest(out: str | Path) -> dict[str, Any]:
     """The parts of a sweep's manifest that must not depend on backend or timing.
 
