@@ -169,7 +169,7 @@ def compact(out_dir: Path, manifest: Manifest, key: str, *, final: bool) -> None
             continue
         relative = f"{DATA_DIR}/{key}/part-{uuid.uuid4().hex[:16]}.parquet"
         _write_durably(out_dir / relative, _row_groups(out_dir, chunk))
-        manifest.append({"kind": "compact", "key": key, "part": relative, "replaces": chunk})
+        manifest.compacted(key, relative, chunk)
         for part in chunk:
             (out_dir / part).unlink(missing_ok=True)
 

@@ -7,10 +7,11 @@
   the way joblib sizes its batches: one run at first, then grown from the measured run
   durations until a batch takes about :data:`TARGET_BATCH_S`, and shrunk near the end
   so the last runs spread over every slot.
-- About :data:`BATCHES_PER_SLOT` batches per slot of ``pool.capacity`` are in flight, so
-  a worker that finishes a batch finds the next one already queued with its scheduler
-  instead of waiting for a driver round trip; the backend's scheduler, not the driver,
-  decides which worker takes a queued batch, so no work is pinned behind a straggler.
+- About :data:`BATCHES_PER_SLOT` batches per slot of ``pool.capacity`` are in flight (at
+  most :data:`MAX_RUNS_IN_FLIGHT` runs), so a worker that finishes a batch finds the next
+  one already queued with its scheduler instead of waiting for a driver round trip; the
+  backend's scheduler, not the driver, decides which worker takes a queued batch, so no
+  work is pinned behind a straggler.
 - Completions arrive through done-callbacks into one queue: each finished batch is
   handled once, every batch that finished is handled on each wake-up, and nothing is
   re-armed per completion (O(1) per batch).
@@ -47,6 +48,9 @@ TARGET_BATCH_S = 0.3
 MAX_BATCH = 512
 #: Batches kept in flight per slot of the pool's capacity.
 BATCHES_PER_SLOT = 2
+#: Most runs in flight at once, whatever the capacity: what the driver holds for them
+#: (specs, then outcomes awaiting commit) stays bounded when runs cost next to nothing.
+MAX_RUNS_IN_FLIGHT = 16_384
 #: Allowance per batch for starting a GMAT host, on top of its runs' timeouts (seconds).
 HOST_START_ALLOWANCE_S = 60.0
 #: Grace added to every batch deadline (seconds).
@@ -182,7 +186,11 @@ class Dispatcher:
 
     def _fill(self, specs: Iterator[RunSpec], remaining: int) -> int:
         capacity = max(1, self.pool.capacity)
-        while remaining > 0 and len(self._in_flight) < BATCHES_PER_SLOT * capacity:
+        while (
+            remaining > 0
+            and len(self._in_flight) < BATCHES_PER_SLOT * capacity
+            and self._runs_in_flight < MAX_RUNS_IN_FLIGHT
+        ):
             size = self.sizer.next_size(remaining, capacity)
             batch: list[RunSpec] = []
             while len(batch) < size and self._retries:

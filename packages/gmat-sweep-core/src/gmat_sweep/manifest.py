@@ -206,6 +206,10 @@ class Manifest:
         }
         self._write([*runs, closing])
 
+    def compacted(self, key: str, part: str, replaces: Sequence[str]) -> None:
+        """Record that ``part`` (durable already) now holds the rows of ``replaces``."""
+        self.append({"kind": "compact", "key": key, "part": part, "replaces": list(replaces)})
+
     def _write(self, records: list[Mapping[str, Any]]) -> None:
         text = "".join(_dumps(record) + "\n" for record in records)
         if self._file is None:
