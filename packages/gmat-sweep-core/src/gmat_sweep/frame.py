@@ -32,10 +32,11 @@ STATUS_COLUMN = "__status"
 class _Layout:
     """Where every row of the DataFrame comes from."""
 
-    source: npt.NDArray[np.intp]  # per final row: the row of the read columns, or -1 (a marker)
+    # Per final row: the row of the read columns, or -1 (a marker); None when every row
+    # read is kept where it is (the columns need no moving).
+    source: npt.NDArray[np.intp] | None
     ids: npt.NDArray[np.int64]  # per final row: its run_id (sorted)
     status: npt.NDArray[np.uint8]  # per final row: its status code
-    identity: bool = False  # every row read is kept, in place: the columns need no moving
 
 
 def build_frame(
@@ -43,7 +44,7 @@ def build_frame(
     schema: pa.Schema,
     time_column: str | None,
     codes: npt.NDArray[np.uint8],
-    attempts: npt.NDArray[np.int64],
+    attempts: npt.NDArray[np.uint32],
 ) -> pd.DataFrame:
     """The DataFrame of one output: its ``parts``' rows of the accepted attempts, and one
     marker row per run whose latest committed attempt did not end ok.
@@ -61,37 +62,46 @@ def build_frame(
         if name in (RUN_ID, ATTEMPT):
             continue
         values = _read_column(parts, schema, name)
-        data[name] = values if layout.identity else _place(values, layout.source)
+        data[name] = values if layout.source is None else _place(values, layout.source)
     time_values = data.pop(time_column) if time_column in data else None
-    labels = pd.array(STATUSES, dtype="str")
-    data[STATUS_COLUMN] = labels.take(layout.status.astype("intp"))
+    data[STATUS_COLUMN] = pd.array(STATUSES, dtype="str").take(layout.status)
     index = _index(layout, time_values)
     frame: pd.DataFrame = pd.DataFrame(data, index=index, copy=False)
     return frame
 
 
 def _layout(
-    parts: list[Path], codes: npt.NDArray[np.uint8], attempts: npt.NDArray[np.int64], ok: int
+    parts: list[Path], codes: npt.NDArray[np.uint8], attempts: npt.NDArray[np.uint32], ok: int
 ) -> _Layout:
     import numpy as np
 
     ids, tried = _read_ids(parts)
-    inside = ids < len(codes)
-    safe = np.where(inside, ids, 0)
+    if len(ids) and int(ids.max()) >= len(codes):  # rows of runs the manifest does not know
+        inside = ids < len(codes)
+        ids, tried = ids[inside], tried[inside]
+        moved: npt.NDArray[np.intp] | None = np.flatnonzero(inside)
+    else:
+        moved = None
     # Only the accepted attempt of each ok run counts (a defence in depth: only committed
     # parts are read, and they hold one attempt per ok run).
-    keep = inside & (codes[safe] == ok) & (tried == attempts[safe])
+    keep = codes[ids] == ok
+    keep &= tried == attempts[ids]
+    del tried
+    sorted_ids = len(ids) < 2 or bool(np.all(ids[1:] >= ids[:-1]))
+    failed = np.flatnonzero((codes != 0) & (codes != ok)).astype(np.int64)
+    if moved is None and sorted_ids and not len(failed) and bool(keep.all()):
+        return _Layout(None, ids, np.full(len(ids), ok, dtype=np.uint8))
     rows = np.flatnonzero(keep)
+    del keep
     kept_ids = ids[rows]
-    # Runs in run_id order, each run's rows in the order GMAT wrote them (a stable sort,
-    # skipped when the parts already hold the runs in order).
-    if len(kept_ids) > 1 and not bool(np.all(kept_ids[1:] >= kept_ids[:-1])):
+    if moved is not None:
+        rows = moved[rows]
+    # Runs in run_id order, each run's rows in the order GMAT wrote them (a stable sort).
+    if not sorted_ids:
         order = np.argsort(kept_ids, kind="stable")
         rows, kept_ids = rows[order], kept_ids[order]
-    failed = np.flatnonzero((codes != 0) & (codes != ok)).astype(np.int64)
     if not len(failed):
-        identity = len(rows) == len(ids) and bool(np.all(rows[1:] > rows[:-1]))
-        return _Layout(rows, kept_ids, np.full(len(rows), ok, dtype=np.uint8), identity)
+        return _Layout(rows, kept_ids, np.full(len(rows), ok, dtype=np.uint8))
     # A failed run has no kept rows, so its marker goes where its id sorts among them.
     at = np.searchsorted(kept_ids, failed) + np.arange(len(failed))
     total = len(rows) + len(failed)
@@ -107,7 +117,7 @@ def _layout(
     return _Layout(source, all_ids, status)
 
 
-def _read_ids(parts: list[Path]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _read_ids(parts: list[Path]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -115,9 +125,11 @@ def _read_ids(parts: list[Path]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.
     for part in parts:
         table = pq.read_table(part, columns=[RUN_ID, ATTEMPT])
         ids.append(table.column(RUN_ID).to_numpy().astype(np.int64, copy=False))
-        tried.append(table.column(ATTEMPT).to_numpy().astype(np.int64, copy=False))
+        tried.append(table.column(ATTEMPT).to_numpy().astype(np.int32, copy=False))
     if not ids:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+    if len(ids) == 1:
+        return ids[0], tried[0]
     return np.concatenate(ids), np.concatenate(tried)
 
 
@@ -154,13 +166,16 @@ def _index(layout: _Layout, time_values: Any) -> pd.MultiIndex:
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if n else np.empty(0, np.intp)
     run_levels = ids[starts]
     lengths = np.diff(np.r_[starts, n])
-    run_codes = np.repeat(np.arange(len(starts)), lengths)
+    small = np.int32 if n < 2**31 else np.int64
+    run_codes = np.repeat(np.arange(len(starts), dtype=small), lengths)
     if time_values is not None:
         time_codes, time_levels = pd.factorize(time_values, sort=True)
         time_level: Any = pd.Index(time_levels)
     else:
-        position = np.arange(n) - np.repeat(starts, lengths)
-        time_codes = np.where(layout.source >= 0, position, -1)
+        time_codes = np.arange(n, dtype=small)
+        time_codes -= np.repeat(starts.astype(small), lengths)
+        if layout.source is not None:
+            time_codes[layout.source < 0] = -1  # a marker row's time is missing
         longest = int(lengths.max()) if n else 0
         time_level = pd.Index(pd.array(np.arange(longest), dtype="Int64"))
     levels: list[Any] = [pd.Index(run_levels), time_level]

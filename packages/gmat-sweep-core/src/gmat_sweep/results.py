@@ -160,7 +160,7 @@ class Results:
             schema,
             time_column,
             np.frombuffer(self.manifest.status_codes(), dtype=np.uint8),
-            np.asarray(self.manifest.attempt_counts(), dtype=np.int64),
+            np.frombuffer(self.manifest.attempt_counts(), dtype=np.uint32),
         )
 
     def _check_memory(self, name: str | None, kind: str) -> None:

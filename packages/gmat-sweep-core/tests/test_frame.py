@@ -1,0 +1,62 @@
+"""The DataFrame builder on hand-made part files: order, accepted attempts, markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pandas.testing import assert_frame_equal
+
+from gmat_sweep.frame import build_frame
+from gmat_sweep.manifest import STATUSES
+
+OK, FAILED, TIMEOUT = (STATUSES.index(s) for s in ("ok", "failed", "timeout"))
+
+
+def _part(path: Path, run_ids: list[int], attempts: list[int], values: list[float]) -> Path:
+    table = pa.table(
+        {
+            "run_id": pa.array(run_ids, pa.int64()),
+            "attempt": pa.array(attempts, pa.int32()),
+            "Sat.SMA": pa.array(values, pa.float64()),
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def test_runs_come_out_in_run_id_order_with_only_accepted_attempts_and_markers(
+    tmp_path: Path,
+) -> None:
+    # Committed out of order; run 1's first attempt (ok, later superseded) is still in an
+    # old part; run 9 is beyond the manifest's runs; run 3 failed, run 5 timed out.
+    parts = [
+        _part(tmp_path / "a.parquet", [2, 2, 1, 1], [1, 1, 1, 1], [20.0, 21.0, 10.0, 11.0]),
+        _part(tmp_path / "b.parquet", [0, 0, 9, 1], [1, 1, 1, 2], [0.0, 1.0, 90.0, 12.0]),
+    ]
+    codes = np.array([OK, OK, OK, FAILED, 0, TIMEOUT], dtype=np.uint8)
+    attempts = np.array([1, 2, 1, 1, 0, 1], dtype=np.uint32)
+    schema = pa.schema([("run_id", pa.int64()), ("attempt", pa.int32()), ("Sat.SMA", pa.float64())])
+    frame = build_frame(parts, schema, None, codes, attempts)
+
+    expected = pd.DataFrame(
+        {
+            "run_id": [0, 0, 1, 2, 2, 3, 5],
+            "time": pd.array([0, 1, 0, 0, 1, None, None], dtype="Int64"),
+            "Sat.SMA": [0.0, 1.0, 12.0, 20.0, 21.0, np.nan, np.nan],
+            "__status": pd.array(["ok"] * 5 + ["failed", "timeout"], dtype="str"),
+        }
+    ).set_index(["run_id", "time"])
+    assert_frame_equal(frame, expected, check_exact=True)
+
+
+def test_a_sweep_with_no_ok_run_is_markers_only(tmp_path: Path) -> None:
+    codes = np.array([FAILED, TIMEOUT], dtype=np.uint8)
+    attempts = np.array([1, 1], dtype=np.uint32)
+    frame = build_frame([], pa.schema([("run_id", pa.int64())]), None, codes, attempts)
+    assert frame["__status"].tolist() == ["failed", "timeout"]
+    assert frame.index.get_level_values("run_id").tolist() == [0, 1]
+    assert frame.index.get_level_values("time").isna().all()
