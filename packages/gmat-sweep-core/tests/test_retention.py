@@ -182,13 +182,26 @@ def test_a_postprocess_returning_no_table_fails_the_run_saying_what_it_must_retu
     assert "returned int" in error["message"] and "mapping of column to scalar" in error["message"]
 
 
-def test_a_keep_channel_no_output_has_fails_the_run_naming_the_channels(
-    tmp_path: Path, pool: LocalPool
-) -> None:
-    with pytest.warns(UserWarning, match="3 failed"):
-        _run(tmp_path, pool, keep=["Sat.SMA", "Sat.Typo"])
-    message = Manifest.load(tmp_path / "o").latest_entries()[0]["error"]["message"]
-    assert "'Sat.Typo'" in message and "Sat.SMA" in message and "OrbitReport" in message
+def test_a_keep_channel_no_report_adds_is_refused_before_any_run(tmp_path: Path) -> None:
+    with pytest.raises(RetentionError, match="'Sat.Typo', which no ReportFile") as caught:
+        sweep(SCRIPT, grid=GRID, out=tmp_path / "o", keep=["Sat.SMA", "Sat.Typo"])
+    assert "Sat.Earth.Altitude" in str(caught.value)  # the channels it could have named
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_keep_channel_no_output_of_a_run_has_fails_that_run_naming_the_channels() -> None:
+    """What each run checks when the script cannot tell (ephemerides, solvers)."""
+    from gmat_sweep.retention import apply_retention, make_retention
+
+    report = pd.DataFrame({"Sat.UTCGregorian": [0.0], "Sat.SMA": [7000.0]})
+    ephemeris = pd.DataFrame({"Epoch": [0.0], "X": [1.0]})
+    outputs = {"report__OrbitReport": report, "ephemeris__Eph": ephemeris}
+    kept = apply_retention(make_retention(keep=["X"]), outputs)
+    assert list(kept) == ["ephemeris__Eph"] and list(kept["ephemeris__Eph"].columns) == ["X"]
+    with pytest.raises(RetentionError, match="'Sat.Typo', which no output") as caught:
+        apply_retention(make_retention(keep=["Sat.SMA", "Sat.Typo"]), outputs)
+    assert "report OrbitReport: Sat.UTCGregorian, Sat.SMA" in str(caught.value)
+    assert "ephemeris Eph: Epoch, X" in str(caught.value)
 
 
 def test_the_builtin_extremes_summary(full: pd.DataFrame, tmp_path: Path, pool: LocalPool) -> None:
@@ -241,6 +254,7 @@ def test_lazy_returns_the_results_and_a_frame_too_large_is_refused_not_lost(
 
     lazy = _run(tmp_path, pool, lazy=True)
     assert isinstance(lazy, Results)
+    assert "3 runs (3 ok); outputs: report OrbitReport" in repr(lazy)
     assert_frame_equal(lazy.to_pandas(), full, check_exact=True)
     table = lazy.dataset().to_table(columns=["run_id", "Sat.SMA"])
     assert table.num_rows == len(full)

@@ -33,7 +33,7 @@ from gmat_sweep.manifest import MANIFEST_NAME, Manifest, manifest_exists_error
 from gmat_sweep.pools.base import Pool
 from gmat_sweep.preflight import canonical_sha256, check_out_dir, check_retries, check_timeout
 from gmat_sweep.records import Settings, extend_record, header_record, session_record
-from gmat_sweep.retention import Retention, make_retention
+from gmat_sweep.retention import Retention, check_keep_against_script, make_retention
 from gmat_sweep.spec import RunSpec
 from gmat_sweep.summary import FingerprintWatch, SweepSummary
 
@@ -308,6 +308,7 @@ class Sweep:
                 "taken from the current directory)."
             )
         text = self.script.read_text(encoding="utf-8", errors="replace")
+        check_keep_against_script(self.retention, text)
         if len(self.design) < 1:
             raise DesignError("the design has no runs")
         if (self.out / MANIFEST_NAME).exists() and not self.overwrite:

@@ -65,6 +65,14 @@ class Results:
         self.out_dir = Path(out_dir)
         self.manifest = manifest if manifest is not None else Manifest.load(self.out_dir)
 
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.manifest.status_counts().items()))
+        outputs = ", ".join(key.replace("__", " ", 1) for key in sorted(self.manifest.parts))
+        return (
+            f"<Results of {self.out_dir}: {self.manifest.n_runs} runs ({counts or 'none run'}); "
+            f"outputs: {outputs or 'none'}>"
+        )
+
     def output_names(self, kind: str | None = None) -> list[str]:
         """Names of the outputs of ``kind`` (default: :meth:`default_kind`) ok runs wrote."""
         prefix = f"{kind or self.default_kind()}__"

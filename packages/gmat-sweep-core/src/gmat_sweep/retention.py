@@ -21,8 +21,9 @@ the same rows and only what is kept crosses the network. Three steps, in this or
    importable on the workers. An exception in it fails that run, with its traceback.
 2. ``keep``: the channels (columns) to keep, e.g. ``["Sat.SMA", "Sat.ECC"]``. Each output
    keeps its time column and those of its columns that are listed; an output with none of
-   them is not kept. A channel that no output of a run has fails the run (a typo must
-   not silently keep nothing).
+   them is not kept. A typo must not silently keep nothing: a channel no ReportFile of the
+   script adds is refused before the sweep starts (:func:`check_keep_against_script`),
+   and where the script cannot tell, a channel that no output of a run has fails the run.
 3. ``rows``: ``"all"`` (default), ``"first"``, ``"last"`` or ``"every:N"`` (rows 0, N,
    2N... of each run).
 """
@@ -41,7 +42,14 @@ from gmat_sweep.errors import RetentionError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PostprocessError", "Retention", "apply_retention", "extremes", "make_retention"]
+__all__ = [
+    "PostprocessError",
+    "Retention",
+    "apply_retention",
+    "check_keep_against_script",
+    "extremes",
+    "make_retention",
+]
 
 _ROWS = re.compile(r"^(all|first|last|every:([1-9][0-9]*))$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -181,6 +189,37 @@ def _resolve_postprocess(
     from gmat_sweep.registry import get_registry
 
     return {"postprocess": text, "target": get_registry().lookup_retention(text).target}
+
+
+_ADD = re.compile(r"^\s*GMAT\s+[\w.]+\.Add\s*=\s*\{([^}]*)\}", re.MULTILINE)
+#: Script resources and commands whose outputs gmat-run parses besides reports: their
+#: columns cannot be read from the script, so keep= is then checked only on the workers.
+_OTHER_OUTPUTS = re.compile(r"\b(EphemerisFile|ContactLocator|Target|Optimize)\b")
+
+
+def check_keep_against_script(retention: Retention, script_text: str) -> None:
+    """Refuse, before any run, ``keep`` channels that no ReportFile of the script adds.
+
+    Checked only when the script's outputs are all ReportFiles whose ``Add`` lists can be
+    read, and there is no postprocess function (``keep`` then applies to what it returns);
+    otherwise each run checks (and a channel no output has fails the run).
+
+    Raises:
+        RetentionError: a channel is in no ReportFile's ``Add`` list.
+    """
+    if not retention.keep or retention.target:
+        return
+    code = "\n".join(line.split("%", 1)[0] for line in script_text.splitlines())
+    lists = _ADD.findall(code)
+    if not lists or _OTHER_OUTPUTS.search(code):
+        return
+    channels = [c.strip() for added in lists for c in added.split(",") if c.strip()]
+    missing = [c for c in retention.keep if c not in channels]
+    if missing:
+        raise RetentionError(
+            f"keep= names {', '.join(map(repr, missing))}, which no ReportFile of the script "
+            f"adds. Its reports' channels: {', '.join(dict.fromkeys(channels))}. Nothing was run."
+        )
 
 
 _loaded: dict[str, Callable[..., Any]] = {}
