@@ -9,7 +9,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -252,10 +251,8 @@ def test_grid_of_ten_million_runs_is_lazy() -> None:
     assert len(g) == 10**7
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
         it = g.iter_runs()
         first = next(it)
-        assert time.perf_counter() - t0 < 1.0
         assert first == (0, {"A.x": 0, "B.y": 0.0, "C.z": 0}, None)
         for _ in range(5000):
             next(it)
@@ -640,10 +637,8 @@ def test_monte_carlo_of_ten_million_runs_is_lazy() -> None:
     mc = MonteCarlo(10**7, PERTURB, seed=1)
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
         it = mc.iter_runs()
         first = next(it)
-        assert time.perf_counter() - t0 < 1.0
         for _ in range(5000):
             next(it)
         _, peak = tracemalloc.get_traced_memory()

@@ -60,3 +60,24 @@ def test_a_sweep_with_no_ok_run_is_markers_only(tmp_path: Path) -> None:
     assert frame["__status"].tolist() == ["failed", "timeout"]
     assert frame.index.get_level_values("run_id").tolist() == [0, 1]
     assert frame.index.get_level_values("time").isna().all()
+
+
+def test_the_driver_uses_the_system_allocator_unless_the_user_chose_one() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import pyarrow as pa\n"
+        "from gmat_sweep.dataset import use_system_allocator\n"
+        "use_system_allocator()\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    chosen = {**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+    ours = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    theirs = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=chosen
+    )
+    assert ours.stdout.strip() == "system", ours.stderr
+    assert theirs.stdout.strip() == "mimalloc", theirs.stderr

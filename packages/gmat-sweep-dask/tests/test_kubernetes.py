@@ -70,7 +70,8 @@ def test_unpinned_images_are_refused(image: str) -> None:
 
 
 def test_a_digest_or_a_registry_port_is_fine() -> None:
-    assert _spec(image="registry.example:5000/gmat-sweep:2.0")
+    ported = "registry.example:5000/gmat-sweep:2.0"
+    assert _containers(_spec(image=ported), "worker")[0]["image"] == ported
     digest = "registry.example/gmat-sweep@sha256:" + "a" * 64
     assert _containers(_spec(image=digest), "worker")[0]["image"] == digest
     with pytest.raises(ValueError, match="is not pinned"):

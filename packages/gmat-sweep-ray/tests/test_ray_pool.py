@@ -137,9 +137,11 @@ def test_num_cpus_with_a_cluster_address_is_refused(ray_env: dict[str, str]) -> 
 def test_the_pools_defaults_keep_ray_on_loopback(
     ray_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """RayPool() must not undo the network settings; its runtime talks to loopback only."""
+    """RayPool() must not undo the user's settings; its runtime talks to loopback only."""
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    monkeypatch.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    # "false" (Ray reads it as off, like the pool's default "0"): a value the pool would
+    # never write, so overriding the user's setting shows.
+    monkeypatch.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "false")
     before = {k: v for k, v in os.environ.items() if k.startswith("RAY_") or k == "HOME"}
     import ray
 

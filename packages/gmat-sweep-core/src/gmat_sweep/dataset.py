@@ -17,6 +17,9 @@ Part files hold many runs: a group commit writes one part per output, and
 row groups of :data:`ROW_GROUP_ROWS` rows, streaming (the driver never holds more than
 one row group of the merged file), so a sweep's file count stays far below Arrow's
 advice (at most about 10^4 files of 20 MB-2 GB).
+
+The driver's Arrow memory comes from the system allocator (:func:`use_system_allocator`)
+unless the user chose one with ``ARROW_DEFAULT_MEMORY_POOL``.
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ if TYPE_CHECKING:
     from gmat_sweep.manifest import Manifest
 
 __all__ = [
+    "ARROW_POOL_VARIABLE",
     "DATA_DIR",
     "ROW_GROUP_ROWS",
     "TARGET_PART_BYTES",
     "assemble",
     "compact",
     "remove_orphans",
+    "use_system_allocator",
     "write_part",
 ]
 
@@ -52,6 +57,26 @@ TARGET_PART_BYTES = 256 * 1024 * 1024
 SMALL_PART_BYTES = TARGET_PART_BYTES // 4
 #: During a session, an output's small parts are merged once there are this many.
 COMPACT_AT = 32
+
+
+#: The environment variable with which a user picks Arrow's allocator (then left alone).
+ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
+
+
+def use_system_allocator() -> None:
+    """Make the system allocator Arrow's default in this process, unless the user set
+    :data:`ARROW_POOL_VARIABLE`.
+
+    The driver allocates and frees many small Arrow buffers (a group's decoded outputs, the
+    parts it merges, the columns of the DataFrame); pyarrow's default (mimalloc) keeps
+    what it freed, which measured ~50 MiB more peak memory on a 600-run sweep's final merge
+    and ~56 MiB more on 300,000 runs through the driver.
+    """
+    if os.environ.get(ARROW_POOL_VARIABLE):
+        return
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def assemble(tables: list[pa.Table], run_ids: list[int], attempts: list[int]) -> pa.Table:
@@ -204,7 +229,7 @@ def _row_groups(out_dir: Path, parts: list[str]) -> Iterable[pa.Table]:
     rows = 0
     schema: pa.Schema | None = None
     for part in parts:
-        table = pq.read_table(out_dir / part)
+        table = pq.read_table(out_dir / part, use_threads=False)
         if schema is None:
             schema = table.schema
         elif not table.schema.equals(schema):

@@ -352,12 +352,13 @@ class Sweep:
     # -- execution --------------------------------------------------------------
 
     def _execute(self, report: str | None, pool: Pool, lazy: bool) -> pd.DataFrame | Results:
-        from gmat_sweep.dataset import remove_orphans
+        from gmat_sweep.dataset import remove_orphans, use_system_allocator
         from gmat_sweep.progress import make_progress
         from gmat_sweep.results import Results
 
         manifest = self.manifest
         assert manifest is not None
+        use_system_allocator()
         remove_orphans(self.out, manifest)  # parts of a group an earlier driver never committed
         todo = manifest.pending()
         # The DataFrame needs pandas and pyarrow (about 0.7 s to import): import them while
@@ -450,7 +451,6 @@ class Sweep:
 def _import_results_libraries() -> None:
     with contextlib.suppress(Exception):
         import pandas  # noqa: F401
-        import pyarrow.dataset
         import pyarrow.parquet  # noqa: F401
 
 

@@ -155,8 +155,10 @@ class Results:
         """
         import numpy as np
 
+        from gmat_sweep.dataset import use_system_allocator
         from gmat_sweep.frame import build_frame
 
+        use_system_allocator()
         kind = kind or self.default_kind()
         name = self._choose(report, kind)
         if check_memory:

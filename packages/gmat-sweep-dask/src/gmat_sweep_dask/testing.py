@@ -49,12 +49,14 @@ class DaskCliCluster:
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
         }
         self.workers: list[subprocess.Popen[bytes]] = []
-        log = open(workdir / "scheduler.log", "wb")  # noqa: SIM115 - closed by the process end
-        self.scheduler = subprocess.Popen(
-            [_DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(self.scheduler_file)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        # The child writes its log through its own copy of the descriptor; ours is closed.
+        with open(workdir / "scheduler.log", "wb") as log:
+            self.scheduler = subprocess.Popen(
+                [_DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                 "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
+                 str(self.scheduler_file)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
         deadline = time.monotonic() + 60
         while not self.scheduler_file.exists():
             if self.scheduler.poll() is not None or time.monotonic() > deadline:
@@ -73,7 +75,6 @@ class DaskCliCluster:
         needs root or user namespaces) with an empty tmpfs over each.
         """
         n = len(self.workers)
-        log = open(self.workdir / f"worker-{n}.log", "wb")  # noqa: SIM115
         command = [
             _DASK, "worker", self.address, "--host", "127.0.0.1", "--name", f"w{n}",
             "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", "--memory-limit", "1GiB",
@@ -85,9 +86,11 @@ class DaskCliCluster:
             )
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                        f'{mounts} && exec "$@"', "sh", *command]  # fmt: skip
-        worker = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.workdir / f"worker-{n}.log", "wb") as log:
+            worker = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
         self.workers.append(worker)
         return worker
 
