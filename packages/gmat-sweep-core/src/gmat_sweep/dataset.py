@@ -149,7 +149,7 @@ def _write_durably(path: Path, tables: Iterable[pa.Table]) -> None:
     try:
         for table in tables:
             if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
+                writer = pq.ParquetWriter(tmp, table.schema, use_dictionary=_dictionary(table))
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         if writer is not None:
             writer.close()
@@ -164,6 +164,20 @@ def _write_durably(path: Path, tables: Iterable[pa.Table]) -> None:
                 writer.close()
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _dictionary(table: pa.Table) -> list[str]:
+    """Columns worth dictionary encoding: the run and attempt numbers, and text. A GMAT
+    channel's floats are nearly all distinct, and building a dictionary for them that
+    Parquet then abandons took more memory than the rows (+47 MiB merging 36 MiB)."""
+    import pyarrow as pa
+
+    return [
+        f.name
+        for f in table.schema
+        if f.name in ("run_id", "attempt") or pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type)
+    ]  # fmt: skip
 
 
 def _fsync_dir(directory: Path) -> None:
