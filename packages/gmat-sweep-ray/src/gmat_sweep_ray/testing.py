@@ -73,6 +73,21 @@ def applied_env(settings: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def local_runtime_kwargs() -> dict[str, Any]:
     """``RayPool``/``ray.init`` options for a small private runtime on this machine."""
     return {"num_cpus": 2, "object_store_memory": 256 * 2**20}
@@ -111,12 +126,49 @@ class RayHead:
         ]
 
     def stop(self) -> None:
-        subprocess.run([_RAY, "stop", "--force"], env=self.env, capture_output=True, timeout=120)
-        # gcs_server may ignore SIGTERM for a while: make sure nothing is left.
-        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        for line in out.splitlines()[1:]:
-            pid, _, args = line.strip().partition(" ")
-            if self.env["RAY_TMPDIR"] in args:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
+        """Stop this head's processes only (``ray stop`` would stop every Ray here).
+
+        Its processes name its private ``RAY_TMPDIR`` on their command line; the task
+        workers (``ray::...`` titles) are their children. SIGTERM, then SIGKILL what is
+        left after 10 s.
+
+        Raises:
+            RuntimeError: some of them are still alive afterwards.
+        """
+        doomed = self._processes()
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
+            time.sleep(0.2)
+        for pid in doomed + self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
+        left = [pid for pid in self._processes() if _alive(pid)]
+        if left:
+            raise RuntimeError(f"Ray head processes survived stop(): {left}")
+
+    def _processes(self) -> list[int]:
+        """PIDs of this head's processes and all their descendants."""
+        out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True)
+        parent: dict[int, int] = {}
+        mine: set[int] = set()
+        for line in out.stdout.splitlines()[1:]:
+            fields = line.split(None, 2)
+            if len(fields) < 2:
+                continue
+            pid, ppid = int(fields[0]), int(fields[1])
+            parent[pid] = ppid
+            if len(fields) == 3 and self.env["RAY_TMPDIR"] in fields[2]:
+                mine.add(pid)
+        grew = True
+        while grew:
+            grew = False
+            for pid, ppid in parent.items():
+                if ppid in mine and pid not in mine:
+                    mine.add(pid)
+                    grew = True
+        mine.discard(os.getpid())
+        return sorted(mine)
