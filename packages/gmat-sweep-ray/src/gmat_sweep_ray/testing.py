@@ -44,8 +44,9 @@ def loopback_env(home: Path) -> dict[str, str]:
     (home / "ray_bootstrap_config.yaml").write_text("{}\n")
     # Short: Ray's unix socket paths under RAY_TMPDIR must fit in 107 bytes.
     tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
-    # Removed when this process ends, after the runtimes it started with it are stopped.
-    atexit.register(shutil.rmtree, tmp, True)
+    # When this process ends: whatever Ray process still uses it is stopped, then it is
+    # removed (runtimes of drivers the tests killed cannot stop themselves).
+    atexit.register(_remove_runtime_dir, tmp)
     return {
         "HOME": str(home),
         "RAY_TMPDIR": str(tmp),
@@ -88,6 +89,64 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def processes_naming(*texts: str) -> list[int]:
+    """PIDs of the processes whose command line contains one of ``texts``, and their
+    descendants (this process and its ancestors excepted)."""
+    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True)
+    parent: dict[int, int] = {}
+    mine: set[int] = set()
+    for line in out.stdout.splitlines()[1:]:
+        fields = line.split(None, 2)
+        if len(fields) < 2:
+            continue
+        pid, ppid = int(fields[0]), int(fields[1])
+        parent[pid] = ppid
+        if len(fields) == 3 and any(text in fields[2] for text in texts):
+            mine.add(pid)
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parent.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    ancestor = os.getpid()
+    while ancestor > 1:
+        mine.discard(ancestor)
+        ancestor = parent.get(ancestor, 1)
+    return sorted(mine)
+
+
+def stop_processes_naming(*texts: str, grace_s: float = 10.0) -> None:
+    """SIGTERM :func:`processes_naming` ``texts``, SIGKILL what is left after ``grace_s``.
+
+    Raises:
+        RuntimeError: some are still alive afterwards.
+    """
+    doomed = processes_naming(*texts)
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
+        time.sleep(0.2)
+    for pid in doomed + processes_naming(*texts):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    left = [pid for pid in processes_naming(*texts) if _alive(pid)]
+    if left:
+        raise RuntimeError(f"processes naming {' or '.join(texts)} survived: {left}")
+
+
+def _remove_runtime_dir(tmp: Path) -> None:
+    """At exit: stop any Ray process still using ``tmp`` (a runtime whose driver was killed,
+    or whose shutdown left processes behind), then remove the folder."""
+    with contextlib.suppress(Exception):
+        stop_processes_naming(str(tmp))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def local_runtime_kwargs() -> dict[str, Any]:
     """``RayPool``/``ray.init`` options for a small private runtime on this machine."""
     return {"num_cpus": 2, "object_store_memory": 256 * 2**20}
@@ -128,47 +187,11 @@ class RayHead:
     def stop(self) -> None:
         """Stop this head's processes only (``ray stop`` would stop every Ray here).
 
-        Its processes name its private ``RAY_TMPDIR`` on their command line; the task
-        workers (``ray::...`` titles) are their children. SIGTERM, then SIGKILL what is
-        left after 10 s.
+        Its processes name its private ``RAY_TMPDIR`` on their command line, or (the Ray
+        Client server) its address; the task workers (``ray::...`` titles) are their
+        children.
 
         Raises:
             RuntimeError: some of them are still alive afterwards.
         """
-        doomed = self._processes()
-        for pid in doomed:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
-            time.sleep(0.2)
-        for pid in doomed + self._processes():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
-        left = [pid for pid in self._processes() if _alive(pid)]
-        if left:
-            raise RuntimeError(f"Ray head processes survived stop(): {left}")
-
-    def _processes(self) -> list[int]:
-        """PIDs of this head's processes and all their descendants."""
-        out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True)
-        parent: dict[int, int] = {}
-        mine: set[int] = set()
-        for line in out.stdout.splitlines()[1:]:
-            fields = line.split(None, 2)
-            if len(fields) < 2:
-                continue
-            pid, ppid = int(fields[0]), int(fields[1])
-            parent[pid] = ppid
-            if len(fields) == 3 and self.env["RAY_TMPDIR"] in fields[2]:
-                mine.add(pid)
-        grew = True
-        while grew:
-            grew = False
-            for pid, ppid in parent.items():
-                if ppid in mine and pid not in mine:
-                    mine.add(pid)
-                    grew = True
-        mine.discard(os.getpid())
-        return sorted(mine)
+        stop_processes_naming(self.env["RAY_TMPDIR"], f"--address={self.address}")
