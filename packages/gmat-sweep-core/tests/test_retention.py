@@ -189,6 +189,23 @@ def test_a_keep_channel_no_report_adds_is_refused_before_any_run(tmp_path: Path)
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "Report OrbitReport Sat.Typo;",  # the Report command writes its own columns
+        "Create EphemerisFile Eph;",
+        "Target DC;\nEndTarget;",
+    ],
+)
+def test_keep_is_left_to_the_runs_when_the_script_cannot_tell(extra: str) -> None:
+    from gmat_sweep.retention import check_keep_against_script, make_retention
+
+    text = SCRIPT.read_text() + "\n" + extra + "\n"
+    check_keep_against_script(make_retention(keep=["Sat.Typo"]), text)  # no error
+    with pytest.raises(RetentionError, match="no ReportFile"):
+        check_keep_against_script(make_retention(keep=["Sat.Typo"]), SCRIPT.read_text())
+
+
 def test_a_keep_channel_no_output_of_a_run_has_fails_that_run_naming_the_channels() -> None:
     """What each run checks when the script cannot tell (ephemerides, solvers)."""
     from gmat_sweep.retention import apply_retention, make_retention

@@ -192,9 +192,12 @@ def _resolve_postprocess(
 
 
 _ADD = re.compile(r"^\s*GMAT\s+[\w.]+\.Add\s*=\s*\{([^}]*)\}", re.MULTILINE)
-#: Script resources and commands whose outputs gmat-run parses besides reports: their
-#: columns cannot be read from the script, so keep= is then checked only on the workers.
-_OTHER_OUTPUTS = re.compile(r"\b(EphemerisFile|ContactLocator|Target|Optimize)\b")
+#: What makes outputs whose columns the script's Add lists do not spell out: the other
+#: output resources and solver commands, and the Report command (it writes its own
+#: parameters into a ReportFile). With any of them, keep= is checked only on the workers.
+_OTHER_OUTPUTS = re.compile(
+    r"\b(EphemerisFile|ContactLocator|Target|Optimize)\b|^\s*Report\s", re.MULTILINE
+)
 
 
 def check_keep_against_script(retention: Retention, script_text: str) -> None:
