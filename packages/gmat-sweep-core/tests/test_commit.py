@@ -188,3 +188,34 @@ def test_a_bad_commit_window_is_refused_with_the_variable_named(
             GroupCommitter(tmp_path, manifest)
     monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0.5")
     assert GroupCommitter(tmp_path, manifest).window_s == 0.5
+
+
+def test_ctrl_c_right_after_a_group_is_written_does_not_commit_it_twice(
+    gmat: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interruption lands after a group's manifest write returned: the flush that
+    follows it (the driver keeps what finished) must not write that group again."""
+    monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
+    real = Manifest.commit
+    calls: list[int] = []
+
+    def commit(self: Manifest, runs: object, parts: object) -> None:
+        real(self, runs, parts)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Manifest, "commit", commit)
+    out = tmp_path / "o"
+    with LocalPool(2) as pool, pytest.raises(KeyboardInterrupt):
+        sweep(SCRIPT, grid={"Sat.SMA": SMAS}, backend=pool, out=out, progress=False)
+    monkeypatch.setattr(Manifest, "commit", real)
+    manifest = Manifest.load(out)
+    ids = [int(line["run_id"]) for line in manifest.run_entries()]
+    assert ids and len(ids) == len(set(ids)), f"a run committed twice: {sorted(ids)}"
+    assert all(manifest.attempts_of(r) == 1 for r in ids)
+    with LocalPool(2) as pool:
+        resumed = Sweep.from_manifest(out, backend=pool, progress=False).resume()
+        full = sweep(SCRIPT, grid={"Sat.SMA": SMAS}, backend=pool, out=tmp_path / "f",
+                     progress=False)  # fmt: skip
+    assert_frame_equal(resumed, full, check_exact=True)

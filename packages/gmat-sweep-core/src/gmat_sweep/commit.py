@@ -130,11 +130,16 @@ class GroupCommitter:
 
         from gmat_sweep.dataset import COMPACT_AT, compact, write_part
 
+        # The group leaves the buffer before anything is written: a flush interrupted
+        # after its manifest write (Ctrl-C lands anywhere) must not be committed a second
+        # time by the flush that follows the interruption. Interrupted before that write,
+        # its runs are simply not committed and run again on resume.
+        group, self._runs, self._bytes, self._oldest = self._runs, [], 0, None
         try:
             tables: dict[str, tuple[list[pa.Table], list[int], list[int]]] = {}
             assembled: dict[str, list[pa.Table]] = {}
             records: list[dict[str, Any]] = []
-            for index, (spec, outcome, notes) in enumerate(self._runs):
+            for index, (spec, outcome, notes) in enumerate(group):
                 outcome, rows = _decode(spec, outcome, tables)
                 log = self._save_log(spec, outcome)
                 records.append(run_record(spec, outcome, rows=rows, warnings=notes, log=log))
@@ -148,12 +153,14 @@ class GroupCommitter:
                 for key, chunks in assembled.items()
             }
             self.manifest.commit(records, parts)
-            self._runs, self._bytes, self._oldest = [], 0, None
+        except OSError as exc:
+            raise self._write_error(exc, len(group)) from exc
+        try:
             for key in parts:
                 if len(self.manifest.parts.get(key, ())) >= COMPACT_AT:
                     compact(self.out_dir, self.manifest, key, final=False)
-        except OSError as exc:
-            raise self._write_error(exc) from exc
+        except OSError as exc:  # the group is committed; a failed merge loses nothing
+            raise self._write_error(exc, 0) from exc
 
     def close(self) -> None:
         """Commit what is buffered and merge each output's small parts (end of a session).
@@ -169,10 +176,9 @@ class GroupCommitter:
             for key in list(self.manifest.parts):
                 compact(self.out_dir, self.manifest, key, final=True)
         except OSError as exc:
-            raise self._write_error(exc) from exc
+            raise self._write_error(exc, 0) from exc
 
-    def _write_error(self, exc: OSError) -> OutputDirError:
-        pending = len(self._runs)
+    def _write_error(self, exc: OSError, pending: int) -> OutputDirError:
         return OutputDirError(
             f"cannot write the sweep's outputs in {self.out_dir}: {exc.strerror or exc}. "
             f"Everything committed before is safe; the {pending} run(s) not yet committed "
