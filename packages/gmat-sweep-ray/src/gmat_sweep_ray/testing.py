@@ -91,17 +91,21 @@ def _alive(pid: int) -> bool:
 
 def processes_naming(*texts: str) -> list[int]:
     """PIDs of the processes whose command line contains one of ``texts``, and their
-    descendants (this process and its ancestors excepted)."""
-    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True)
+    descendants (this process and its ancestors excepted). Read from ``/proc``, whole
+    (``ps`` may cut long command lines to the terminal's width)."""
     parent: dict[int, int] = {}
     mine: set[int] = set()
-    for line in out.stdout.splitlines()[1:]:
-        fields = line.split(None, 2)
-        if len(fields) < 2:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        pid, ppid = int(fields[0]), int(fields[1])
-        parent[pid] = ppid
-        if len(fields) == 3 and any(text in fields[2] for text in texts):
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if any(text in command for text in texts):
             mine.add(pid)
     grew = True
     while grew:
