@@ -181,8 +181,9 @@ class GroupCommitter:
     def _write_error(self, exc: OSError, pending: int) -> OutputDirError:
         return OutputDirError(
             f"cannot write the sweep's outputs in {self.out_dir}: {exc.strerror or exc}. "
-            f"Everything committed before is safe; the {pending} run(s) not yet committed "
-            f"will run again. Free space (or fix the directory), then resume: "
+            "Everything committed before is safe"
+            + (f"; the {pending} run(s) not yet committed will run again" if pending else "")
+            + ". Free space (or fix the directory), then resume: "
             f"gmat-sweep resume {self.out_dir}"
         )
 

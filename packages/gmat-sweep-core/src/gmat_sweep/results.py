@@ -17,9 +17,9 @@ What the DataFrame looks like (the contract users rely on):
   or ``lost``. Ok rows have ``__status == "ok"``.
 - Rows are sorted by run_id, keeping each run's rows in the order GMAT wrote them.
 
-Built with pyarrow's dataset API over the output's live part files under ``data/``
-(:mod:`gmat_sweep.dataset`; which parts are live is the manifest's record), taking each
-ok run's rows from the attempt the manifest accepted. :meth:`Results.dataset` hands out
+Built column by column (:mod:`gmat_sweep.frame`) from the output's live part files under
+``data/`` (:mod:`gmat_sweep.dataset`; which parts are live is the manifest's record),
+taking each ok run's rows from the attempt the manifest accepted. :meth:`Results.dataset` hands out
 the lazy dataset itself (with ``run_id`` and ``attempt`` columns) so that very large
 sweeps can be summarised batch by batch without building the whole DataFrame;
 :meth:`Results.to_pandas` refuses (:class:`~gmat_sweep.errors.ResultsTooLargeError`)

@@ -307,7 +307,7 @@ def _postprocess(rules: Retention, outputs: dict[str, pd.DataFrame]) -> dict[str
 def _is_scalar(value: Any) -> bool:
     import pandas as pd
 
-    return value is None or bool(pd.api.types.is_scalar(value))
+    return bool(pd.api.types.is_scalar(value))  # None included
 
 
 def _keep_channels(
