@@ -1,6 +1,20 @@
 """Jobs mode: run this on a login node; gmat-sweep submits Dask worker jobs to Slurm.
 
-    python jobs_driver.py mission.script --out /scratch/$USER/sweeps/mc --maximum 40
+    python jobs_driver.py mission.script --out /scratch/$USER/sweeps/mc --maximum 40 \
+        --module gmat/R2026a --interface ib0
+
+What to edit for your site (the defaults are the safe choice):
+
+- ``--module``: environment modules each worker job loads (none by default). A module
+  that does not load ends that worker job with a message in its Slurm log, instead of a
+  worker that runs without GMAT.
+- ``--gmat-root``: only when neither a module nor this driver's own environment sets
+  ``GMAT_ROOT`` (sbatch passes the driver's environment to the worker jobs). By default
+  nothing overrides what a module sets.
+- ``--interface``: the network the compute nodes reach this login node on (``ib0``,
+  ``eth1``...). By default Dask listens on every interface and advertises the address
+  of this machine's default route; set it when workers never join (their logs say
+  they cannot reach the scheduler).
 
 Workers arrive as Slurm jobs (``squeue -n dask-worker``), adapt between --minimum and
 --maximum, and are cancelled when the sweep ends. The driver must outlive the sweep:
@@ -10,6 +24,28 @@ run it under tmux/screen, or use allocation mode (allocation.sbatch) instead.
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
+from collections.abc import Sequence
+
+
+def worker_prologue(modules: Sequence[str] = (), gmat_root: str | None = None) -> list[str]:
+    """Shell lines each worker job runs before its Dask worker starts.
+
+    Raises:
+        SystemExit: a module name with characters no module system uses.
+    """
+    lines = []
+    for name in modules:
+        if not re.fullmatch(r"[A-Za-z0-9._+/-]+", name):
+            raise SystemExit(f"--module {name!r}: expected a module name such as gmat/R2026a")
+        lines.append(
+            f'module load {name} || {{ echo "gmat-sweep: module load {name} failed on '
+            f'$(hostname)" >&2; exit 1; }}'
+        )
+    if gmat_root:
+        lines.append(f"export GMAT_ROOT={shlex.quote(gmat_root)}")
+    return lines
 
 
 def main() -> None:
@@ -23,6 +59,9 @@ def main() -> None:
     parser.add_argument("--walltime", default="04:00:00", help="per worker job")
     parser.add_argument("--minimum", type=int, default=1)
     parser.add_argument("--maximum", type=int, default=20)
+    parser.add_argument("--module", action="append", default=[], help="repeatable")
+    parser.add_argument("--gmat-root", default=None, help="GMAT_ROOT on the compute nodes")
+    parser.add_argument("--interface", default=None, help="e.g. ib0")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
@@ -38,7 +77,8 @@ def main() -> None:
         minimum=args.minimum,
         maximum=args.maximum,
         memory_per_worker="3GiB",
-        prologue=["module load gmat 2>/dev/null || true", "export GMAT_ROOT=/opt/gmat"],
+        prologue=worker_prologue(args.module, args.gmat_root),
+        interface=args.interface,
         sbatch_directives=["--requeue"],
     )
     with pool:

@@ -96,39 +96,54 @@ def test_a_worker_job_cancelled_mid_batch_costs_only_time(
     assert df.equals(reference)
 
 
-def test_allocation_mode_inside_an_sbatch_job(
-    slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "request_lines",
+    [
+        # How users write a one-driver job: one task holding the CPUs.
+        ["--ntasks=1", "--cpus-per-task=2"],
+        # One task per CPU: sbatch exports SLURM_NTASKS=2 and SLURM_CPUS_PER_TASK is unset.
+        ["--ntasks=2"],
+    ],
+    ids=["ntasks-1-cpus-2", "ntasks-2"],
+)
+def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
+    slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request_lines: list[str]
 ) -> None:
-    gmat = make_fake_gmat_install(tmp_path / "GMAT")
+    # Runs of 0.2 s keep both workers busy, so each is seen in the task stream.
+    gmat = make_fake_gmat_install(tmp_path / "GMAT", run_cost_s=0.2)
     monkeypatch.setenv("GMAT_ROOT", str(gmat))  # for the local reference
     out = tmp_path / "in-allocation"
+    report = tmp_path / "workers.json"
     driver = tmp_path / "driver.py"
     driver.write_text(
         textwrap.dedent(f"""
+        import json
+        from distributed import get_task_stream
         from gmat_sweep import Sweep
         from gmat_sweep.testing import kit_script
         from gmat_sweep.testing.suites import reference_design
         from gmat_sweep_slurm import SlurmPool
         with SlurmPool.auto(interface="lo") as pool:
             assert pool.mode == "allocation", pool.mode
-            Sweep(kit_script(), reference_design("grid"), out={str(out)!r}, backend=pool,
-                  progress=False).run()
+            sized = pool.options()["sizing"]["workers_per_node"]
+            pool.client.wait_for_workers(sized, timeout=60)
+            with get_task_stream(client=pool.client) as stream:
+                Sweep(kit_script(), reference_design("grid"), out={str(out)!r}, backend=pool,
+                      progress=False).run()
+            workers = pool.client.scheduler_info()["workers"]
+            names = {{address: w["name"] for address, w in workers.items()}}
+            ran = sorted({{names.get(task["worker"], task["worker"]) for task in stream.data}})
+            with open({str(report)!r}, "w") as f:
+                json.dump({{"sized": sized, "names": sorted(names.values()), "ran": ran}}, f)
         print("gmat-sweep driver finished", flush=True)
     """)
     )
     batch = tmp_path / "driver.sh"
+    directives = "\n".join(f"#SBATCH {line}" for line in request_lines)
     batch.write_text(
-        textwrap.dedent(f"""\
-        #!/bin/bash
-        #SBATCH --job-name=gmat-sweep-driver
-        #SBATCH --nodes=1
-        #SBATCH --ntasks=1
-        #SBATCH --cpus-per-task=2
-        #SBATCH --mem=4G
-        #SBATCH --output={tmp_path}/driver-%j.log
-        export GMAT_ROOT={gmat}
-        exec {sys.executable} {driver}
-    """)
+        "#!/bin/bash\n#SBATCH --job-name=gmat-sweep-driver\n#SBATCH --nodes=1\n"
+        f"{directives}\n#SBATCH --mem=4G\n#SBATCH --output={tmp_path}/driver-%j.log\n"
+        f"export GMAT_ROOT={gmat}\nexec {sys.executable} {driver}\n"
     )
     job = (
         subprocess.run(
@@ -142,6 +157,11 @@ def test_allocation_mode_inside_an_sbatch_job(
     assert finished, f"driver job {job} still running:\n{log[-3000:]}"
     assert "Slurm sizing: 1 node(s) x 2 worker(s)" in log, log[-3000:]
     assert "gmat-sweep driver finished" in log, log[-3000:]
+    workers = json.loads(report.read_text())
+    # Every sized worker joined under its own name, and every one of them ran runs.
+    assert workers["sized"] == 2
+    assert workers["names"] == ["slurm-0", "slurm-1"], workers
+    assert workers["ran"] == ["slurm-0", "slurm-1"], workers
     # Slurm may have forgotten a finished job already (MinJobAge); when it has not, the
     # driver must have exited 0.
     state = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout

@@ -37,6 +37,20 @@ class SlurmNotFoundError(BackendError):
     """Neither an allocation (``SLURM_JOB_ID``) nor ``sbatch`` was found."""
 
 
+# What sbatch exports from the job's own request and srun reads back as its options: a
+# job written "--ntasks=1 --cpus-per-task=4" would make the worker step one task of 4 CPUs
+# whatever the step asks for (srun lets SLURM_NTASKS win over --ntasks-per-node).
+_JOB_REQUEST_VARIABLES = (
+    "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_NTASKS_PER_NODE", "SLURM_CPUS_PER_TASK",
+    "SLURM_TRES_PER_TASK", "SLURM_MEM_PER_CPU", "SLURM_MEM_PER_GPU", "SLURM_MEM_PER_NODE",
+)  # fmt: skip
+
+
+def srun_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the job's own task layout, so the worker step's options hold."""
+    return {key: value for key, value in env.items() if key not in _JOB_REQUEST_VARIABLES}
+
+
 def choose_mode(
     env: Mapping[str, str] | None = None, which: Callable[[str], str | None] = shutil.which
 ) -> str:
@@ -171,22 +185,30 @@ class SlurmPool(DaskPool):
                 n_workers=0, host=host, dashboard_address=f"{host}:0", processes=True
             )
         self._srun_log = Path(tempfile.mkstemp(prefix="gmat-sweep-srun-", suffix=".log")[1])
+        # srun runs no shell, so each task's name is made by a small sh: "slurm-<rank>".
         command = [
             "srun", "--overlap", "--kill-on-bad-exit=0",
-            f"--nodes={sizing.nodes}", f"--ntasks-per-node={sizing.workers_per_node}",
+            f"--nodes={sizing.nodes}", f"--ntasks={sizing.workers}",
+            f"--ntasks-per-node={sizing.workers_per_node}",
             f"--cpus-per-task={sizing.threads_per_worker}", "--mem=0",
+            "/bin/sh", "-c", 'exec "$@" --name "slurm-$SLURM_PROCID"', "sh",
             python, "-m", "distributed.cli.dask_worker", scheduler.scheduler_address,
             "--nthreads", str(sizing.threads_per_worker),
             "--memory-limit", str(sizing.memory_per_worker), "--no-nanny",
-            "--name", "slurm-$(SLURM_PROCID)", "--death-timeout", "60",
+            "--death-timeout", "60",
         ]  # fmt: skip
         if interface:
             command += ["--interface", interface]
         command += ["--dashboard-address", f"{host}:0"]
         with open(self._srun_log, "wb") as log:
             self._srun = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=srun_environment(os.environ),
             )
+        self._elastic_threads = sizing.workers * sizing.threads_per_worker
         details = {
             "job_id": os.environ.get("SLURM_JOB_ID"),
             "sizing": sizing.to_json(),
@@ -278,7 +300,11 @@ class SlurmPool(DaskPool):
 
     @property
     def capacity(self) -> int:
-        """Worker threads now; while adapting, at least the maximum the cluster may reach.
+        """Worker threads now, and at least what the pool was sized for.
+
+        In allocation mode that is every worker of the ``srun`` step, joined or not; in
+        jobs mode the maximum the cluster may adapt to. Work for the missing workers
+        queues in the scheduler, so each one starts running the moment it joins.
 
         Raises:
             BackendError: the ``srun`` step of allocation mode ended before any worker
