@@ -1,20 +1,25 @@
 """Kubernetes: the dask-kubernetes operator's DaskCluster spec for a gmat-sweep.
 
     >>> from dask_kubernetes.operator import KubeCluster
+    >>> from dask_kubernetes.operator.kubecluster.kubecluster import CreateMode
     >>> spec = sweep_cluster_spec("sma-sweep", image="registry.example/gmat-sweep:1.4.2",
-    ...                           n_workers=32, pvc="sweeps", mount_path="/sweeps")
-    >>> cluster = KubeCluster(custom_cluster_spec=spec)
+    ...                           n_workers=32)
+    >>> cluster = KubeCluster(custom_cluster_spec=spec, create_mode=CreateMode.CREATE_ONLY)
 
 What a sweep needs beyond dask-kubernetes' defaults:
 
 - a pinned image (``:latest`` or no tag is refused): every worker must run the same
   GMAT and gmat-sweep, or results differ between pods;
 - ``imagePullPolicy: IfNotPresent``, so a rescheduled pod does not pull a new image;
-- one PersistentVolumeClaim (ReadWriteMany) mounted at the same path on the scheduler
-  and every worker, for files the script names by absolute path and for
-  ``keep_gmat_files`` (runs' outputs come back to the driver without it);
+- containers that run ``dask scheduler`` / ``dask worker`` (the ``dask`` command of
+  distributed; the ``dask-scheduler`` and ``dask-worker`` scripts dask-kubernetes still
+  writes no longer exist);
 - ``GMAT_ROOT`` on every pod, and ``allowed-failures: 0`` on the scheduler so that a
-  worker lost to eviction shows up as a ``lost`` attempt in the manifest (it is rerun).
+  worker lost to eviction shows up as a ``lost`` attempt in the manifest (it is rerun);
+- a non-zero ``idleTimeout``, so that the operator deletes a cluster whose driver died;
+- optionally, one PersistentVolumeClaim (ReadWriteMany) mounted at the same path on the
+  scheduler and every worker. Runs' outputs come back to the driver over Dask without it;
+  it is only for files the script names by absolute path and for ``keep_gmat_files``.
 
 Needs ``pip install 'gmat-sweep-dask[kubernetes]'``.
 """
@@ -23,12 +28,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import dropwhile
 from typing import Any
 
-__all__ = ["sweep_cluster_spec"]
+__all__ = ["MAX_NAME_LENGTH", "sweep_cluster_spec"]
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Longest cluster name whose derived "<name>-scheduler" Service name fits a DNS-1035 label
+# (63 characters). The other names the operator derives are no tighter: the worker group
+# "<name>-default" (also a label value, <= 63) and its Deployments
+# "<name>-default-worker-<10 hex>" (DNS subdomains, <= 253; their Pods' generated names
+# are cut to 63 by Kubernetes).
+MAX_NAME_LENGTH = 63 - len("-scheduler")
+_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _VOLUME = "gmat-sweep-data"
+_SCHEDULER_COMMAND = ["dask", "scheduler"]
+_WORKER_COMMAND = ["dask", "worker"]
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"cluster name {name!r} is not usable: it must be a DNS-1035 label (start with a "
+            "lower-case letter; only a-z, 0-9 and '-'; end with a letter or digit) of at most "
+            f"{MAX_NAME_LENGTH} characters, so that the Service '<name>-scheduler' the "
+            "operator creates is a valid name. Use e.g. 'sma-sweep-2'."
+        )
 
 
 def _check_image(image: str) -> None:
@@ -44,41 +68,76 @@ def _check_image(image: str) -> None:
         )
 
 
+def _check_claim(pvc: str | None, mount_path: str | None) -> None:
+    if (pvc is None) != (mount_path is None):
+        given, missing = ("pvc", "mount_path") if mount_path is None else ("mount_path", "pvc")
+        raise ValueError(
+            f"{given} was given without {missing}: pass both (the claim and where to mount "
+            "it on the scheduler and every worker) or neither (workers need no shared "
+            "filesystem unless the script names files by absolute path or keep_gmat_files "
+            "is set)."
+        )
+    if mount_path is not None and not mount_path.startswith("/"):
+        raise ValueError(f"mount_path must be absolute (e.g. '/sweeps'), got {mount_path!r}")
+
+
 def sweep_cluster_spec(
     name: str,
     *,
     image: str,
     n_workers: int,
-    pvc: str,
-    mount_path: str,
+    pvc: str | None = None,
+    mount_path: str | None = None,
     gmat_root: str = "/opt/gmat",
     cpu: str = "1",
     memory: str = "2Gi",
+    idle_timeout: int = 600,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``DaskCluster`` resource for a sweep, for ``KubeCluster(custom_cluster_spec=...)``.
 
+    The resource validates against the DaskCluster CRD that dask-kubernetes ships, and its
+    containers run ``dask scheduler --host 0.0.0.0`` and ``dask worker ... --nthreads 1``
+    as their ``args`` (no ``command``): the image must have ``dask`` (distributed) on
+    ``PATH`` and either no ENTRYPOINT or one that runs its arguments (``tini --``,
+    ``exec "$@"``).
+
+    Create it with ``KubeCluster(custom_cluster_spec=spec, create_mode=CreateMode.CREATE_ONLY)``:
+    by default KubeCluster attaches to an existing cluster of the same name as it is,
+    ignoring this spec, and does not delete it when closed.
+
     Args:
-        name: cluster name (a DNS label: lower-case letters, digits, ``-``).
+        name: cluster name: a DNS-1035 label of at most :data:`MAX_NAME_LENGTH` (53)
+            characters (lower-case letters, digits, ``-``; starts with a letter).
         image: container image with GMAT and gmat-sweep, pinned by tag or digest.
         n_workers: worker pods (each runs one GMAT at a time).
-        pvc: name of a ReadWriteMany PersistentVolumeClaim holding sweep directories.
-        mount_path: where the claim is mounted in every pod; pass ``out`` under it.
+        pvc: optional ReadWriteMany PersistentVolumeClaim to mount on the scheduler and
+            every worker, for files the script names by absolute path and for
+            ``keep_gmat_files`` (then put ``out`` under ``mount_path`` on the driver too).
+            Without it the pods mount no claim: outputs travel back to the driver.
+        mount_path: where ``pvc`` is mounted; given together with ``pvc`` or not at all.
         gmat_root: ``GMAT_ROOT`` inside the image.
-        cpu, memory: requests and limits of each worker pod.
+        cpu, memory: requests and limits of each pod.
+        idle_timeout: seconds the scheduler may go without tasks before the operator
+            deletes the whole cluster. A driver keeps tasks in flight from its first
+            submission to its last result, and its tasks are released when its connection
+            drops, so this is what removes a cluster whose driver died. ``0`` disables it:
+            such a cluster then runs until deleted by hand.
         env: extra environment for every pod.
 
     Raises:
-        ValueError: an unpinned image, a bad name, ``n_workers < 1``, a relative mount.
+        ValueError: an unusable name, an unpinned image, ``n_workers < 1``, a negative
+            ``idle_timeout``, ``pvc`` without ``mount_path`` or the reverse, or a relative
+            ``mount_path``.
         ImportError: dask-kubernetes is not installed.
     """
-    if not _NAME.match(name):
-        raise ValueError(f"cluster name {name!r} must be a DNS label (a-z, 0-9, '-')")
+    _check_name(name)
     _check_image(image)
     if n_workers < 1:
         raise ValueError(f"n_workers must be >= 1, got {n_workers}")
-    if not mount_path.startswith("/"):
-        raise ValueError(f"mount_path must be absolute, got {mount_path!r}")
+    if idle_timeout < 0:
+        raise ValueError(f"idle_timeout must be >= 0 seconds (0 disables it), got {idle_timeout}")
+    _check_claim(pvc, mount_path)
     try:
         from dask_kubernetes.operator import make_cluster_spec
     except ImportError as exc:
@@ -92,21 +151,32 @@ def sweep_cluster_spec(
     }
     common_env = {"GMAT_ROOT": gmat_root, **(env or {})}
     spec: dict[str, Any] = make_cluster_spec(
-        name, image=image, n_workers=n_workers, resources=resources, env=common_env
+        name,
+        image=image,
+        n_workers=n_workers,
+        resources=resources,
+        env=common_env,
+        worker_command=" ".join(_WORKER_COMMAND),
+        idle_timeout=idle_timeout,
     )
-    volume = {"name": _VOLUME, "persistentVolumeClaim": {"claimName": pvc}}
     for role in ("scheduler", "worker"):
         pod = spec["spec"][role]["spec"]
-        pod["volumes"] = [*pod.get("volumes", []), volume]
+        if pvc is not None:
+            volume = {"name": _VOLUME, "persistentVolumeClaim": {"claimName": pvc}}
+            pod["volumes"] = [*pod.get("volumes", []), volume]
         for container in pod["containers"]:
             container["imagePullPolicy"] = "IfNotPresent"
-            container["volumeMounts"] = [
-                *container.get("volumeMounts", []),
-                {"name": _VOLUME, "mountPath": mount_path},
-            ]
+            if mount_path is not None:
+                container["volumeMounts"] = [
+                    *container.get("volumeMounts", []),
+                    {"name": _VOLUME, "mountPath": mount_path},
+                ]
             if role == "worker":
                 container["args"] = [*container["args"], "--nthreads", "1"]
             else:
+                # make_cluster_spec writes ["dask-scheduler", <flags>...]: keep the flags.
+                flags = dropwhile(lambda arg: not arg.startswith("-"), container["args"])
+                container["args"] = [*_SCHEDULER_COMMAND, *flags]
                 container["env"] = [
                     *container.get("env", []),
                     {"name": "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES", "value": "0"},
