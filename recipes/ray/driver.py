@@ -1,11 +1,12 @@
-"""Run a gmat-sweep on a Ray cluster (on the head node: ``ray exec cluster.yaml ...``).
+"""Run a gmat-sweep on a Ray cluster, on its head node (``ray submit`` copies it there).
 
-    python driver.py /sweeps/mission.script --out /sweeps/sma
-    python driver.py /sweeps/mission.script --out /sweeps/sma --resume   # after a crash
+    ray submit cluster.yaml driver.py -- /sweeps/mission.script --out /sweeps/sma
+    ray submit cluster.yaml driver.py -- /sweeps/mission.script --out /sweeps/sma --resume
 
-The pool joins the running cluster (``address="auto"``); the autoscaler adds workers
-as runs queue up and releases them when idle, and gmat-sweep keeps as many runs in
-flight as the cluster has CPUs at each moment.
+The pool joins the running cluster (``address="auto"``) and asks the autoscaler for
+``--autoscale-cpus`` CPUs at once (``cluster.yaml``'s ``max_workers`` x the CPUs of a
+worker node), or fewer when fewer runs are in flight; the request is withdrawn when the
+sweep ends and idle workers are released after ``idle_timeout_minutes``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="Monte Carlo runs")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--address", default="auto")
+    parser.add_argument(
+        "--autoscale-cpus",
+        type=int,
+        default=64 * 16,
+        help="most CPUs the sweep may use: max_workers x CPUs per worker node",
+    )
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
@@ -29,7 +36,7 @@ def main() -> None:
     from gmat_sweep.designs import MonteCarlo
     from gmat_sweep_ray import RayPool
 
-    with RayPool(address=args.address) as pool:
+    with RayPool(address=args.address, autoscale_cpus=args.autoscale_cpus) as pool:
         if args.resume:
             frame = Sweep.from_manifest(args.out, backend=pool).resume()
         else:

@@ -24,7 +24,7 @@ from gmat_sweep.testing import (
 )
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_ray import RayPool
-from gmat_sweep_ray.testing import local_runtime_kwargs
+from gmat_sweep_ray.testing import RayHead, local_runtime_kwargs
 
 SCRIPT = kit_script()
 
@@ -180,3 +180,95 @@ def test_backend_ray_by_name_runs_a_sweep(ray_env: dict[str, str], tmp_path: Pat
     import ray
 
     assert not ray.is_initialized()  # the pool made by name is closed by the sweep
+
+
+def _autoscaler_cpu_request() -> int:
+    """CPUs the head's autoscaler is asked for right now (the request in the GCS)."""
+    import json
+
+    import ray
+    from ray.autoscaler.v2.utils import is_autoscaler_v2
+    from ray.experimental.internal_kv import _internal_kv_get
+
+    # The heads these tests start run autoscaler v1, which keeps the request in the KV.
+    assert not is_autoscaler_v2(fetch_from_server=True), "read v2's cluster constraints here"
+    raw = _internal_kv_get(ray._private.ray_constants.AUTOSCALER_RESOURCE_REQUEST_CHANNEL)
+    return sum(int(bundle.get("CPU", 0)) for bundle in json.loads(raw or b"[]"))
+
+
+def test_autoscale_cpus_asks_the_head_for_the_cluster_and_withdraws_it(
+    ray_head: RayHead, tmp_path: Path
+) -> None:
+    import ray
+
+    grid = {"Sat.SMA": [6900.0 + 10 * i for i in range(24)]}
+    asked: list[int] = []
+    with RayPool(address=ray_head.address, autoscale_cpus=6) as pool:
+        # Core queues for the 6 CPUs the cluster may grow to, not the head's 2.
+        assert pool.capacity == 6 and pool.options()["autoscale_cpus"] == 6
+        df = sweep(SCRIPT, grid=grid, backend=pool, out=tmp_path / "o", progress=False)
+        asked.append(_autoscaler_cpu_request())
+    assert (df["__status"] == "ok").all()
+    assert asked == [6]
+    ray.init(address=ray_head.address)
+    try:
+        assert _autoscaler_cpu_request() == 0  # withdrawn at close: idle nodes can go
+    finally:
+        ray.shutdown()
+
+
+def test_autoscale_cpus_is_refused_for_a_private_runtime(ray_env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="a private local runtime has none"):
+        RayPool(autoscale_cpus=8)
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        RayPool(address="auto", autoscale_cpus=0)
+
+
+def test_a_token_cluster_runs_a_sweep_and_refuses_a_driver_without_the_token(
+    ray_env: dict[str, str], tmp_path: Path
+) -> None:
+    # As recipes/ray/cluster.yaml sets it up: RAY_AUTH_MODE=token on every process and the
+    # token in a file named by RAY_AUTH_TOKEN_PATH. Drivers are separate processes, as a
+    # user's are (Ray keeps the token it loaded for the life of a process).
+    token = tmp_path / "auth_token"
+    token.write_text(os.urandom(16).hex())
+    token.chmod(0o600)
+    secured = {**ray_env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    head = RayHead(secured, tmp_path)
+    out = tmp_path / "secured"
+    driver = (
+        "from gmat_sweep import Sweep\n"
+        "from gmat_sweep.testing import kit_script\n"
+        "from gmat_sweep.testing.suites import reference_design\n"
+        "from gmat_sweep_ray import RayPool\n"
+        f"with RayPool(address={head.address!r}) as pool:\n"
+        "    Sweep(kit_script(), reference_design('grid'), out=__import__('sys').argv[1],\n"
+        "          backend=pool, progress=False).run()\n"
+    )
+
+    def drive(env: dict[str, str], where: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", driver, str(where)],
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+
+    try:
+        done = drive(secured, out)
+        assert done.returncode == 0, done.stderr[-3000:]
+        wrong = tmp_path / "wrong_token"
+        wrong.write_text("0" * 32)
+        for env in (
+            {**secured, "RAY_AUTH_TOKEN_PATH": str(wrong)},
+            {**secured, "RAY_AUTH_TOKEN_PATH": str(tmp_path / "missing")},
+            {**secured, "RAY_AUTH_MODE": "disabled"},
+        ):
+            refused = drive(env, tmp_path / "refused")
+            assert refused.returncode != 0
+            assert "authentication" in refused.stderr.lower(), refused.stderr[-2000:]
+            assert not (tmp_path / "refused" / "data").exists()
+    finally:
+        head.stop()
+    with LocalPool(2) as local:
+        Sweep(SCRIPT, reference_design("grid"), out=tmp_path / "ref", backend=local,
+              progress=False).run()  # fmt: skip
+    assert_sweeps_equal(out, tmp_path / "ref")

@@ -48,10 +48,22 @@ class RayPool(Pool):
             a remote cluster through the Ray Client. Ignored when Ray is already
             initialised in this process (that runtime is used).
         num_cpus: CPUs of the private local runtime (default: all).
+        autoscale_cpus: on an autoscaling cluster, the most CPUs this sweep may use
+            (e.g. ``max_workers`` x CPUs per worker node). The pool reports it as its
+            capacity from the start, so core queues runs for the nodes the autoscaler
+            is about to add instead of the few present, and asks the autoscaler
+            (``ray.autoscaler.sdk.request_resources``) for as many CPUs as it has runs
+            in flight, up to this number, so the cluster grows in one step rather
+            than by ``upscaling_speed`` per round. The request is withdrawn when the
+            pool closes, so idle nodes are released again (``idle_timeout_minutes``).
         reuse_gmat_context: keep each Ray worker's GMAT process between runs.
         **ray_init_kwargs: passed to ``ray.init``.
 
     ``close()`` shuts Ray down only if this pool started it.
+
+    Raises:
+        ValueError: ``num_cpus`` with a cluster address, ``autoscale_cpus`` for a
+            private local runtime (nothing there can add nodes) or below 1.
     """
 
     name = "ray"
@@ -62,6 +74,7 @@ class RayPool(Pool):
         *,
         address: str | None = None,
         num_cpus: int | None = None,
+        autoscale_cpus: int | None = None,
         reuse_gmat_context: bool = True,
         **ray_init_kwargs: Any,
     ) -> None:
@@ -76,6 +89,17 @@ class RayPool(Pool):
         self._refs: dict[int, Any] = {}
         self._capacity = 1
         self._capacity_at = float("-inf")
+        self._runs_in_flight: dict[int, int] = {}
+        self._requested_cpus = 0
+        if autoscale_cpus is not None and (
+            isinstance(autoscale_cpus, bool)
+            or not isinstance(autoscale_cpus, int)
+            or autoscale_cpus < 1
+        ):
+            raise ValueError(
+                f"RayPool: autoscale_cpus must be a whole number >= 1, got {autoscale_cpus!r}"
+            )
+        self._autoscale_cpus = autoscale_cpus or 0
         if ray.is_initialized():
             self._owns_runtime = False
             self._address = "existing"
@@ -91,6 +115,11 @@ class RayPool(Pool):
                     f"RayPool: num_cpus sizes a private local runtime; the cluster at "
                     f"{target!r} has its own size"
                 )
+            if target == "local" and autoscale_cpus is not None:
+                raise ValueError(
+                    "RayPool: autoscale_cpus asks a cluster's autoscaler for nodes; a private "
+                    "local runtime has none. Give address='auto' or 'ray://head:10001'."
+                )
             ray.init(address=target, num_cpus=num_cpus, **ray_init_kwargs)
             self._owns_runtime = True
             self._address = target
@@ -98,14 +127,15 @@ class RayPool(Pool):
 
     @property
     def capacity(self) -> int:
-        """CPUs in the Ray cluster now (re-read at most every 0.5 s); at least 1."""
+        """CPUs in the Ray cluster now (re-read at most every 0.5 s), at least 1, and at
+        least ``autoscale_cpus`` when given."""
         now = time.monotonic()
         if now - self._capacity_at > _CAPACITY_TTL_S:
             with contextlib.suppress(Exception):
                 cpus = self._ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
                 self._capacity = max(1, int(cpus))
             self._capacity_at = now
-        return self._capacity
+        return max(self._capacity, self._autoscale_cpus)
 
     def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
         if self._closed:
@@ -114,15 +144,33 @@ class RayPool(Pool):
         future: Future[list[RunOutcome]] = ref.future()
         with self._lock:
             self._refs[id(future)] = ref
+            self._runs_in_flight[id(future)] = len(specs)
+            wanted = min(self._autoscale_cpus, sum(self._runs_in_flight.values()))
         future.add_done_callback(self._forget)
+        # Grow only, in steps of a quarter or more: O(log autoscale_cpus) requests a sweep.
+        if wanted >= max(1, self._requested_cpus * 5 // 4) or (
+            wanted == self._autoscale_cpus > self._requested_cpus
+        ):
+            self._request_cpus(wanted)
         return future
+
+    def _request_cpus(self, cpus: int) -> None:
+        """Ask the autoscaler for ``cpus`` CPUs in all (0 withdraws the request)."""
+        from ray.autoscaler.sdk import request_resources
+
+        request_resources(num_cpus=cpus)
+        self._requested_cpus = cpus
 
     def _forget(self, future: Future[list[RunOutcome]]) -> None:
         with self._lock:
             self._refs.pop(id(future), None)
+            self._runs_in_flight.pop(id(future), None)
 
     def options(self) -> Mapping[str, Any]:
-        return {**super().options(), "address": self._address}
+        options = {**super().options(), "address": self._address}
+        if self._autoscale_cpus:
+            options["autoscale_cpus"] = self._autoscale_cpus
+        return options
 
     def close(self) -> None:
         """Cancel this pool's unfinished tasks; shut Ray down only if this pool started it."""
@@ -132,6 +180,9 @@ class RayPool(Pool):
         with self._lock:
             refs = list(self._refs.values())
             self._refs.clear()
+        if self._requested_cpus:
+            with contextlib.suppress(Exception):  # a cluster already gone has no request
+                self._request_cpus(0)
         if self._owns_runtime:
             self._ray.shutdown()
             return
