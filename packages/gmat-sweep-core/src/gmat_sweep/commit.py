@@ -54,6 +54,8 @@ class GroupCommitter:
         notes: Extra notes for a run's manifest line (e.g. a worker software mismatch).
         window_s, max_runs, max_bytes: When a group is due (``window_s`` None: the
             environment's ``GMAT_SWEEP_COMMIT_WINDOW_S``, else :data:`COMMIT_WINDOW_S`).
+        before_write: Called before each group is written; what it raises stops the
+            commit with nothing written (the sweep lock's check).
     """
 
     def __init__(
@@ -65,8 +67,10 @@ class GroupCommitter:
         window_s: float | None = None,
         max_runs: int = COMMIT_MAX_RUNS,
         max_bytes: int = COMMIT_MAX_BYTES,
+        before_write: Callable[[], None] | None = None,
     ) -> None:
         self.out_dir = out_dir
+        self.before_write = before_write
         self.manifest = manifest
         self.notes = notes
         self.window_s = _window_s() if window_s is None else window_s
@@ -126,6 +130,8 @@ class GroupCommitter:
         """
         if not self._runs:
             return
+        if self.before_write is not None:
+            self.before_write()  # e.g. the sweep lock's check: raises, and nothing is written
         import pyarrow as pa
 
         from gmat_sweep.dataset import COMPACT_AT, compact, write_part

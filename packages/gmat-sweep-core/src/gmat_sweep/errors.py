@@ -22,6 +22,8 @@ __all__ = [
     "RetentionError",
     "ScriptError",
     "SweepConfigError",
+    "SweepLockLostError",
+    "SweepLockedError",
 ]
 
 
@@ -81,6 +83,22 @@ class ResultsTooLargeError(GmatSweepError):
 
     Read it lazily instead: ``lazy=True``, or :meth:`gmat_sweep.Results.dataset`.
     """
+
+
+class SweepLockedError(GmatSweepError):
+    """Another driver holds this sweep's lock (it runs, resumes or extends it now).
+
+    Attributes:
+        holder: The holder's lock record: ``host``, ``pid``, ``since``, ``token``.
+    """
+
+    def __init__(self, message: str, *, holder: dict[str, object]) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class SweepLockLostError(GmatSweepError):
+    """This driver's lock was taken over by another driver; it stopped writing."""
 
 
 class BackendError(GmatSweepError):

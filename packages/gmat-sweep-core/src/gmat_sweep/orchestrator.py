@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from gmat_sweep.designs import Design
     from gmat_sweep.dispatch import Finished
+    from gmat_sweep.lock import SweepLock
     from gmat_sweep.preflight import GmatCheck
     from gmat_sweep.progress import Progress
     from gmat_sweep.results import Results
@@ -124,6 +125,7 @@ class Sweep:
         self.manifest: Manifest | None = None
         self._script_copy: Path | None = None
         self._script_sha256 = ""
+        self._lock: SweepLock | None = None
 
     # -- construction from disk -------------------------------------------------
 
@@ -203,14 +205,15 @@ class Sweep:
 
         if self.manifest is not None:
             raise GmatSweepError("this sweep has already started; use resume() to continue it")
+        if not self.overwrite and (self.out / MANIFEST_NAME).exists():
+            raise manifest_exists_error(self.out)  # at once, before any pool starts
         sha = canonical_sha256(self._check_script())
         check = self._start_gmat_check(sha)
         try:
             # The backend is opened before anything is written: a wrong backend name or
             # option must not leave a half-made sweep directory behind. GMAT bootstraps
             # in the check's host meanwhile.
-            with self._pool() as pool:
-                check_out_dir(self.out)
+            with self._pool() as pool, self._locked("run"):
                 warm = _runs_hosts_here(pool)
                 if warm:
                     spares = pool.capacity - (1 if check is not None else 0)
@@ -239,7 +242,7 @@ class Sweep:
         (``lazy`` and errors as in :meth:`run`)."""
         if self.manifest is None:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
-        with self._pool() as pool:
+        with self._locked("resume"), self._pool() as pool:
             return self._execute(report, pool, lazy)
 
     @overload
@@ -266,10 +269,10 @@ class Sweep:
             raise GmatSweepError("extend() needs a sweep opened with Sweep.from_manifest(out)")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise DesignError(f"extend needs a positive number of runs to add, got {n!r}")
-        total = self.manifest.n_runs + n
-        design = extended(self.design, total)
-        with self._pool() as pool:
-            self.design = design
+        extended(self.design, self.manifest.n_runs + n)  # DesignError before the lock
+        with self._locked("extend"), self._pool() as pool:
+            total = self.manifest.n_runs + n
+            self.design = extended(self.design, total)
             self.manifest.append(extend_record(total))
             return self._execute(report, pool, lazy)
 
@@ -287,6 +290,30 @@ class Sweep:
         return SweepSummary(self.manifest)
 
     # -- preparation ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, what: str) -> Iterator[None]:
+        """Hold the sweep's lock (see :mod:`gmat_sweep.lock`); a fresh ``run`` then
+        checks, race-free, that ``out`` holds no sweep yet.
+
+        Raises:
+            SweepLockedError: another driver runs, resumes or extends this sweep.
+        """
+        from gmat_sweep.lock import SweepLock
+
+        if what == "run":
+            check_out_dir(self.out)
+        with SweepLock(self.out, what=what) as lock:
+            if what == "run" and not self.overwrite and (self.out / MANIFEST_NAME).exists():
+                raise manifest_exists_error(self.out)
+            if what != "run":  # the driver before this one may have written more
+                assert self.manifest is not None
+                self.manifest = Manifest.load(self.out)
+            self._lock = lock
+            try:
+                yield
+            finally:
+                self._lock = None
 
     @contextlib.contextmanager
     def _pool(self) -> Iterator[Pool]:
@@ -422,7 +449,8 @@ class Sweep:
         manifest = self.manifest
         assert manifest is not None
         watch = FingerprintWatch()
-        committer = GroupCommitter(self.out, manifest, notes=watch.notes)
+        verify = self._lock.verify if self._lock is not None else None
+        committer = GroupCommitter(self.out, manifest, notes=watch.notes, before_write=verify)
 
         def record(finished: list[Finished]) -> None:
             committer.add([(spec, outcome) for spec, outcome, _ in finished])
