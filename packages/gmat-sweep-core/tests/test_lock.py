@@ -113,9 +113,7 @@ def test_of_two_drivers_racing_into_one_empty_directory_exactly_one_runs(
     codes = sorted(code for code, _ in results)
     assert codes[0] == 0 and codes[1] != 0, results
     loser = next(said for code, said in results if code != 0)
-    assert (
-        SweepLockedError.__name__ in loser or ManifestExistsError.__name__ in loser
-    ), loser
+    assert SweepLockedError.__name__ in loser or ManifestExistsError.__name__ in loser, loser
     assert len(manifest_lines(out, "header")) == 1
     assert _ok_runs(out) == list(range(len(SMAS)))
 
@@ -207,3 +205,27 @@ def test_a_bad_lease_is_refused_naming_the_variable(
     monkeypatch.setenv("GMAT_SWEEP_LOCK_LEASE_S", "soon")
     with pytest.raises(SweepConfigError, match="GMAT_SWEEP_LOCK_LEASE_S='soon'"):
         SweepLock(tmp_path)
+
+
+def test_a_killed_holder_not_yet_reaped_does_not_hold_the_lock(tmp_path: Path) -> None:
+    # A driver SIGKILLed whose parent has not waited for it yet is a zombie: its pid
+    # still answers kill(pid, 0), but it will never renew or release its lock.
+    out = tmp_path / "zombie"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from gmat_sweep.lock import SweepLock\n"
+         f"lock = SweepLock({str(out)!r}); lock.acquire()\nprint('held', flush=True)\n"
+         "import time; time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(SweepLockedError, match=f"pid {holder.pid} "):
+            SweepLock(out).acquire()
+        os.kill(holder.pid, signal.SIGKILL)
+        assert _wait(lambda: Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] == "Z")
+        with SweepLock(out) as lock:  # taken over while the zombie is still in the table
+            assert json.loads((out / LOCK_NAME).read_text())["token"] == lock.token
+    finally:
+        holder.kill()
+        holder.wait()
