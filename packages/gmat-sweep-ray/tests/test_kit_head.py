@@ -1,4 +1,6 @@
-"""The backend test kit on RayPool joined to a ``ray start --head`` node (address="auto")."""
+"""The backend test kit on RayPool joined to a ``ray start --head`` node: as a driver on
+the head (``address="auto"``) and through the Ray Client (``address="ray://..."``), the
+route of a driver outside the cluster."""
 
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ class TestHeadNodeEquivalence(_OnHead, PoolEquivalenceSuite):
         return RayPool(address="auto")
 
 
-# The Ray Client path (address="ray://...") is not tested: on this machine the head's
-# client proxy starts, but the per-client server it spawns exits at once with empty logs
-# (Ray 2.60, node IP 127.0.0.2), so no ray:// connection completes.
+class _ThroughRayClient(_OnHead):
+    def make_pool(self) -> RayPool:
+        return RayPool(address=self.head.client_address())
+
+
+class TestRayClientContract(_ThroughRayClient, PoolContractSuite):
+    pass
+
+
+class TestRayClientEquivalence(_ThroughRayClient, PoolEquivalenceSuite):
+    pass

@@ -83,10 +83,16 @@ def test_a_ray_worker_killed_mid_batch_costs_only_time(
     assert_frame_equal(df, reference, check_exact=True)
 
 
+@pytest.mark.parametrize("route", ["private-runtime", "ray-client"])
 def test_a_fresh_driver_process_repeats_the_monte_carlo_bit_for_bit(
-    ray_env: dict[str, str], tmp_path: Path
+    ray_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest, route: str
 ) -> None:
     out = tmp_path / "ray-mc"
+    if route == "ray-client":
+        head: RayHead = request.getfixturevalue("ray_head")
+        pool = f"RayPool(address={head.client_address()!r})"
+    else:
+        pool = "RayPool(num_cpus=2, object_store_memory=256 * 2**20)"
     code = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -94,7 +100,7 @@ from gmat_sweep import Sweep
 from gmat_sweep.testing import kit_script
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_ray import RayPool
-with RayPool(num_cpus=2, object_store_memory=256 * 2**20) as pool:
+with {pool} as pool:
     Sweep(kit_script(), reference_design("monte_carlo"), out={str(out)!r}, backend=pool,
           progress=False).run()
 """
