@@ -220,3 +220,85 @@ def test_a_corrupt_line_in_the_middle_is_named_and_nothing_is_touched(
     assert "manifest.jsonl" in str(info.value)
     assert manifest.read_bytes() == snapshot  # the evidence is left as it was
     assert json.loads(lines[0])["kind"] == "header"
+
+
+def _descendants_of(pid: int) -> set[tuple[int, str]]:
+    from gmat_sweep.reaper import descendants
+
+    return descendants(pid)
+
+
+_PRIVATE_POOLS = {
+    "local": "backend='local', backend_options={'workers': 2}",
+    "dask-localcluster": "backend='dask', backend_options={'n_workers': 2}",
+    "ray-private-runtime": (
+        "backend='ray', backend_options={'num_cpus': 2, 'object_store_memory': 256 * 2**20}"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_PRIVATE_POOLS))
+def test_nothing_a_sigkilled_driver_started_outlives_it(
+    slow_gmat: Path, tmp_path: Path, request: pytest.FixtureRequest, shape: str
+) -> None:
+    # Every process the driver started on this machine (GMAT hosts, the LocalCluster's
+    # workers, the private Ray runtime with its agents) exits within a few seconds of a
+    # SIGKILL of the driver, which runs no cleanup of its own.
+    env = dict(os.environ)
+    if shape.startswith("ray"):
+        env.update(request.getfixturevalue("ray_env"))
+    out = tmp_path / "killed"
+    code = (
+        "from gmat_sweep import Sweep\n"
+        "from gmat_sweep.designs import Grid\n"
+        "from gmat_sweep.testing import kit_script\n"
+        "grid = Grid({'Sat.SMA': [6900.0 + i for i in range(2000)]})\n"
+        f"Sweep(kit_script(), grid, out={str(out)!r}, {_PRIVATE_POOLS[shape]},\n"
+        "      progress=False).run()\n"
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "-c", code], env={**env, **_COMMIT_AT_ONCE}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not _committed_runs(out):
+            assert driver.poll() is None, driver.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            time.sleep(0.2)
+        assert _committed_runs(out), "the driver committed no run in 180 s"
+        started = _descendants_of(driver.pid)
+        assert len(started) >= 2, started  # the watchdog and what the pool started
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+        deadline = time.monotonic() + 10
+        alive = started
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.25)
+            alive = {p for p in started if _same_process_alive(p)}
+        assert not alive, f"still running 10 s after the driver's SIGKILL: {_names(alive)}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+
+
+def _committed_runs(out: Path) -> int:
+    try:
+        return (out / MANIFEST_NAME).read_text().count('"kind":"commit"')
+    except FileNotFoundError:
+        return 0
+
+
+def _same_process_alive(process: tuple[int, str]) -> bool:
+    from gmat_sweep.reaper import _stat
+
+    stat = _stat(process[0])
+    return stat is not None and stat[1] == process[1]
+
+
+def _names(processes: set[tuple[int, str]]) -> list[str]:
+    names = []
+    for pid, _ in sorted(processes):
+        with contextlib.suppress(OSError):
+            names.append(f"{pid} {Path(f'/proc/{pid}/cmdline').read_bytes()[:120]!r}")
+    return names

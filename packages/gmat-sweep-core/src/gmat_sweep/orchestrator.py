@@ -318,8 +318,10 @@ class Sweep:
     @contextlib.contextmanager
     def _pool(self) -> Iterator[Pool]:
         """The pool to run on; closed afterwards only if this sweep made it (by name/class)."""
+        from gmat_sweep import reaper
         from gmat_sweep.registry import resolve_backend
 
+        reaper.ensure_started()  # what the pool starts here must not outlive this driver
         pool = resolve_backend(self.backend, **self.backend_options)
         try:
             yield pool

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from gmat_sweep import reaper
 from gmat_sweep.errors import BackendError
 from gmat_sweep_dask.pool import DaskPool
 from gmat_sweep_slurm.sizing import Sizing, parse_memory, resolve_sizing
@@ -134,6 +135,7 @@ class SlurmPool(DaskPool):
         if mode not in ("auto", "allocation", "jobs"):
             raise ValueError(f"SlurmPool mode must be 'auto', 'allocation' or 'jobs', got {mode!r}")
         self.mode = choose_mode() if mode == "auto" else mode
+        reaper.ensure_started()  # the srun step and scheduler must not outlive the driver
         self._srun: subprocess.Popen[bytes] | None = None
         self._srun_log: Path | None = None
         self._elastic_threads = 0

@@ -59,6 +59,10 @@ class Pool(ABC):
             unknown = ", ".join(sorted(options))
             raise TypeError(f"{type(self).__name__} got unexpected options: {unknown}")
         self.reuse_gmat_context = reuse_gmat_context
+        # Whatever this pool starts on this machine must not outlive a killed driver.
+        from gmat_sweep import reaper
+
+        reaper.ensure_started()
 
     @property
     def capacity(self) -> int:

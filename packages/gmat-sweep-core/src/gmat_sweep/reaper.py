@@ -1,0 +1,149 @@
+"""Nothing a driver started outlives it: a watchdog process that reaps after a killed driver.
+
+A driver killed by SIGKILL (the OOM killer, a job step ending, ``kill -9``) runs no
+cleanup, and what it started on this machine would keep running: GMAT hosts, a private
+Dask LocalCluster's workers, a private Ray runtime's agents (Ray's own agents outlive
+their raylet by about a minute). :func:`ensure_started` (called when a sweep opens its
+pool and when a gmat-sweep pool is made) starts one small watchdog process per driver
+process, for the rest of its life. Every :data:`INTERVAL_S` it notes the driver's
+descendants that started after the watchdog; when the driver dies without saying
+goodbye, it sends them SIGTERM, then SIGKILL to any still alive after :data:`GRACE_S`.
+Processes the driver had before are left alone.
+
+Linux only (it reads ``/proc``); elsewhere nothing is started. The protocol: the driver
+holds the write end of the watchdog's stdin and, at a normal interpreter exit, writes
+``stop`` and closes it. End-of-file without ``stop``, or the driver's pid gone (or a
+zombie), means the driver died.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["GRACE_S", "INTERVAL_S", "descendants", "ensure_started"]
+
+INTERVAL_S = 0.5
+GRACE_S = 2.0
+
+Identity = tuple[int, str]  # (pid, start time): a pid reused later is another process
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of ``pid``, or None when it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[1]), fields[19]
+
+
+def descendants(root: int) -> set[Identity]:
+    """Every live descendant of ``root`` now, as (pid, start time)."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(int(entry))
+            if stat is not None:
+                children.setdefault(stat[0], []).append((int(entry), stat[1]))
+    found: set[Identity] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child[0])
+    return found
+
+
+def _signal_all(processes: set[Identity], signum: int) -> set[Identity]:
+    """Send ``signum`` to each process still alive as the same process; return those."""
+    alive = set()
+    for pid, start in processes:
+        stat = _stat(pid)
+        if stat is not None and stat[1] == start:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+                alive.add((pid, start))
+    return alive
+
+
+def watch(driver: int) -> None:
+    """The watchdog's loop (run as ``python -m gmat_sweep.reaper <driver pid>``)."""
+    me = os.getpid()
+    driver_stat = _stat(driver)
+    if driver_stat is None:
+        return
+    before = descendants(driver)
+    started: set[Identity] = set()
+    said = b""
+    while True:
+        ready, _, _ = select.select([sys.stdin.buffer], [], [], INTERVAL_S)
+        if ready:
+            chunk = os.read(sys.stdin.fileno(), 64)
+            said += chunk
+            if not chunk:
+                break  # end of file: the driver closed the pipe, or died
+        elif _stat(driver) != driver_stat:
+            break  # gone, a zombie, or its pid reused (a child inherited the pipe)
+        started |= {p for p in descendants(driver) - before if p[0] != me}
+    if said.startswith(b"stop"):
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a group kill must not stop the reaping
+    alive = _signal_all(started, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_S
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = {p for p in alive if (s := _stat(p[0])) is not None and s[1] == p[1]}
+    _signal_all(alive, signal.SIGKILL)
+
+
+_watchdog: subprocess.Popen[bytes] | None = None
+_owner = 0
+
+
+def ensure_started() -> None:
+    """Start this process's watchdog if it has none yet. Never raises: a watchdog that
+    cannot start leaves the driver working as before."""
+    global _watchdog, _owner
+    if _owner == os.getpid() or not sys.platform.startswith("linux"):
+        return
+    _owner = os.getpid()  # a forked child starts its own (and never stops its parent's)
+    with contextlib.suppress(OSError):
+        _watchdog = subprocess.Popen(
+            [sys.executable, "-m", "gmat_sweep.reaper", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outside a Ctrl-C or kill of the driver's group
+        )
+        atexit.register(_stop, os.getpid())
+
+
+def _stop(owner: int) -> None:
+    """At a normal exit: tell the watchdog the driver cleaned up after itself."""
+    global _watchdog
+    proc, _watchdog = _watchdog, None
+    if proc is None or proc.stdin is None or os.getpid() != owner:
+        return
+    with contextlib.suppress(OSError):
+        proc.stdin.write(b"stop")
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    watch(int(sys.argv[1]))
