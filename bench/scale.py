@@ -75,6 +75,7 @@ def child_driver(args: dict[str, Any]) -> dict[str, Any]:
 
     from gmat_sweep import MonteCarlo, Pool, RunOutcome, Status, Sweep
     from gmat_sweep.outputs import encode_frame
+    from gmat_sweep.spec import applied_digest
 
     rows = pd.DataFrame({"Sat.ElapsedSecs": [0.0, 60.0, 120.0], "Sat.SMA": [7000.0] * 3})
     table = {"report__OrbitReport": encode_frame(rows)}
@@ -90,7 +91,8 @@ def child_driver(args: dict[str, Any]) -> dict[str, Any]:
         def submit(self, specs: Any) -> Future[list[RunOutcome]]:
             done: Future[list[RunOutcome]] = Future()
             done.set_result([RunOutcome(s.run_id, s.attempt, Status.OK, tables=table,
-                                        duration_s=1e-5) for s in specs])  # fmt: skip
+                                        duration_s=1e-5, applied=applied_digest(s))
+                             for s in specs])  # fmt: skip
             return done
 
     n = args["n"]

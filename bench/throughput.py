@@ -137,6 +137,7 @@ def child_ceiling(args: dict[str, Any]) -> dict[str, Any]:
     from concurrent.futures import Future
 
     from gmat_sweep import Grid, Pool, RunOutcome, Status, Sweep
+    from gmat_sweep.spec import applied_digest
 
     class InstantPool(Pool):
         name = "instant"
@@ -148,8 +149,8 @@ def child_ceiling(args: dict[str, Any]) -> dict[str, Any]:
 
         def submit(self, specs: Any) -> Future[list[RunOutcome]]:
             done: Future[list[RunOutcome]] = Future()
-            done.set_result([RunOutcome(s.run_id, s.attempt, Status.OK, duration_s=1e-5)
-                             for s in specs])  # fmt: skip
+            done.set_result([RunOutcome(s.run_id, s.attempt, Status.OK, duration_s=1e-5,
+                                        applied=applied_digest(s)) for s in specs])  # fmt: skip
             return done
 
     n = args["n"]

@@ -14,7 +14,7 @@ from gmat_sweep import dispatch
 from gmat_sweep.dispatch import BatchSizer, Dispatcher, Finished
 from gmat_sweep.pools.base import Pool
 from gmat_sweep.pools.local import LocalPool
-from gmat_sweep.spec import RunOutcome, RunSpec, Status
+from gmat_sweep.spec import RunOutcome, RunSpec, Status, applied_digest
 from gmat_sweep.testing import kit_script, manifest_lines
 
 SCRIPT = kit_script()
@@ -67,7 +67,12 @@ class InstantPool(Pool):
         self.sizes.append(len(specs))
         done: Future[list[RunOutcome]] = Future()
         done.set_result(
-            [RunOutcome(s.run_id, s.attempt, Status.OK, duration_s=1e-4) for s in specs]
+            [
+                RunOutcome(
+                    s.run_id, s.attempt, Status.OK, duration_s=1e-4, applied=applied_digest(s)
+                )
+                for s in specs
+            ]
         )
         return done
 
@@ -192,7 +197,9 @@ class SlowFirstBatch(InstantPool):
             return super().submit(specs)
         self.sizes.append(len(specs))
         late: Future[list[RunOutcome]] = Future()
-        outcomes = [RunOutcome(s.run_id, s.attempt, Status.OK) for s in specs]
+        outcomes = [
+            RunOutcome(s.run_id, s.attempt, Status.OK, applied=applied_digest(s)) for s in specs
+        ]
         threading.Timer(1.0, late.set_result, args=(outcomes,)).start()
         return late
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from gmat_sweep.pools.base import Pool
-from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status
+from gmat_sweep.spec import ErrorInfo, RunOutcome, RunSpec, Status, applied_digest
 
 __all__ = ["BatchSizer", "Dispatcher", "Finished"]
 
@@ -381,6 +381,11 @@ def _mismatch(specs: tuple[RunSpec, ...], outcomes: object) -> str | None:
             return (
                 f"the outcome of run {outcome.run_id} attempt {outcome.attempt} where run "
                 f"{spec.run_id} attempt {spec.attempt} belongs"
+            )
+        if outcome.applied != applied_digest(spec):
+            return (
+                f"the outcome of run {spec.run_id} from a run given other overrides, "
+                "retention or script than the driver sent (or not made by execute_batch)"
             )
     return None
 

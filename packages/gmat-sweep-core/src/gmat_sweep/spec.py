@@ -10,11 +10,20 @@ each spec, and a run's parsed outputs travel back in its outcome as Arrow IPC by
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LOG_LIMIT_CHARS", "ErrorInfo", "RunOutcome", "RunSpec", "Status", "run_dir_name"]
+__all__ = [
+    "LOG_LIMIT_CHARS",
+    "ErrorInfo",
+    "RunOutcome",
+    "RunSpec",
+    "Status",
+    "applied_digest",
+    "run_dir_name",
+]
 
 #: The most of a failed run's logs that travels back to the driver (the end is kept).
 LOG_LIMIT_CHARS = 1_000_000
@@ -128,6 +137,10 @@ class RunOutcome:
         warnings: Messages worth a user's attention that did not fail the run.
         log: GMAT's log and the worker's output of a run that did not end ok, whole
             (up to :data:`LOG_LIMIT_CHARS`); empty for ok runs.
+        applied: :func:`applied_digest` of the spec the worker ran, so that the driver
+            (and the backend test kit) can tell that the run got the overrides,
+            retention and script the driver sent, even where the outputs would not show
+            a difference. Empty on outcomes not made by the worker.
     """
 
     run_id: int
@@ -141,7 +154,33 @@ class RunOutcome:
     error: ErrorInfo | None = None
     warnings: tuple[str, ...] = ()
     log: str = ""
+    applied: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+
+_text_digests: dict[str, str] = {}
+
+
+def _text_digest(text: str) -> str:
+    digest = _text_digests.get(text)
+    if digest is None:
+        if len(_text_digests) > 16:
+            _text_digests.clear()
+        digest = _text_digests[text] = hashlib.sha256(text.encode()).hexdigest()
+    return digest
+
+
+def applied_digest(spec: RunSpec) -> str:
+    """A digest of what decides a run's result: its overrides, retention and script.
+
+    The worker computes it from the spec it received and puts it in the outcome; the
+    driver computes it from the spec it sent. Equal digests mean the backend delivered
+    the run unchanged. Costs a few microseconds (the script's own digest is cached).
+    """
+    script = _text_digest(spec.script_text) if spec.script_text else spec.script_sha256
+    # repr of plain values (floats print exactly) is the same in every process.
+    payload = repr((sorted(spec.overrides.items()), sorted(spec.retention.items()), script))
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()

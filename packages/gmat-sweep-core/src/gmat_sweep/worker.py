@@ -44,7 +44,15 @@ from typing import Any
 
 from gmat_sweep import hosts
 from gmat_sweep.hosts import GmatHost, HostDied, shutdown_hosts
-from gmat_sweep.spec import LOG_LIMIT_CHARS, ErrorInfo, RunOutcome, RunSpec, Status, run_dir_name
+from gmat_sweep.spec import (
+    LOG_LIMIT_CHARS,
+    ErrorInfo,
+    RunOutcome,
+    RunSpec,
+    Status,
+    applied_digest,
+    run_dir_name,
+)
 
 __all__ = [
     "execute_batch",
@@ -262,6 +270,7 @@ class _Attempt:
             error=error,
             warnings=warnings,
             log=log,
+            applied=applied_digest(self.spec),
         )
 
     def from_reply(self, reply: dict[str, Any]) -> RunOutcome:
@@ -376,4 +385,5 @@ def _no_scratch(spec: RunSpec, exc: OSError) -> RunOutcome:
         ended_at=_now(),
         fingerprint=_local_fingerprint(),
         error=ErrorInfo(type(exc).__name__, message),
+        applied=applied_digest(spec),
     )

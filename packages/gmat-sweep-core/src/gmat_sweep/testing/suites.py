@@ -37,6 +37,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from typing import Any
 import pytest
 
 from gmat_sweep.pools.base import Pool
-from gmat_sweep.spec import RunOutcome, RunSpec, Status
+from gmat_sweep.spec import RunOutcome, RunSpec, Status, applied_digest
 
 __all__ = [
     "CRASH_SMA",
@@ -196,6 +197,12 @@ class PoolContractSuite(_KitBase):
                     "mixed up between batches"
                 )
                 assert outcome.run_id not in seen, f"run {outcome.run_id} came back twice"
+                assert outcome.applied == applied_digest(spec), (
+                    f"run {spec.run_id} ran with other overrides, retention or script than "
+                    f"were submitted ({dict(spec.overrides)}): the pool altered the spec in "
+                    "transit, or built the outcome itself instead of returning "
+                    "execute_batch's (applied digest differs)"
+                )
                 seen[outcome.run_id] = outcome
         return seen
 
@@ -293,8 +300,13 @@ class PoolEquivalenceSuite(_KitBase):
     """The backend never changes the answer. Subclass and implement ``make_pool``.
 
     Runs each reference design on your pool and on ``LocalPool(2)``; the
-    reference results are computed once per process.
+    reference results are computed once per process. A sweep on your pool that has not
+    finished within ``sweep_wait_s`` seconds fails the test (a pool that never
+    completes a batch); raise it for pools that start slowly.
     """
+
+    #: Seconds a reference sweep on the pool may take before the test fails.
+    sweep_wait_s = 900.0
 
     def _sweep_both(self, kind: str, tmp_path: Path) -> None:
         from gmat_sweep.orchestrator import Sweep
@@ -303,15 +315,36 @@ class PoolEquivalenceSuite(_KitBase):
 
         reference = _reference_sweep(kind)
         out = tmp_path / kind
-        with self.make_pool() as pool:
-            df = Sweep(
-                kit_script(),
-                reference_design(kind),
-                out=out,
-                backend=pool,
-                progress=False,
-                **reference_retention(kind),
-            ).run()
+        frames: list[Any] = []
+        errors: list[BaseException] = []
+        pool = self.make_pool()
+
+        def run() -> None:
+            try:
+                frames.append(
+                    Sweep(
+                        kit_script(), reference_design(kind), out=out, backend=pool,
+                        progress=False, **reference_retention(kind),
+                    ).run()
+                )  # fmt: skip
+            except BaseException as exc:  # re-raised in the test's own thread
+                errors.append(exc)
+
+        # The sweep runs in a thread, so that a pool whose batches never come back fails
+        # the test in bounded time instead of hanging it; the pool is made and closed here.
+        sweeper = threading.Thread(target=run, name=f"kit-{kind}", daemon=True)
+        sweeper.start()
+        sweeper.join(self.sweep_wait_s)
+        if sweeper.is_alive():
+            pytest.fail(
+                f"the {kind} sweep on this pool did not finish within {self.sweep_wait_s:.0f} s "
+                f"(see gmat-sweep show {out}): a batch whose future never completes? Raise "
+                "sweep_wait_s on the suite if the pool is only slow to start."
+            )
+        pool.close()
+        if errors:
+            raise errors[0]
+        df = frames[0]
         assert (df["__status"] == "ok").any(), (
             f"no run of the {kind} sweep ended ok on this pool; see gmat-sweep show {out} --failed"
         )
