@@ -243,9 +243,13 @@ class SweepLock:
         """
         if not self._held:
             return
-        if self._lost or (_read(self.path) or {}).get("token") != self.token:
+        try:
+            record = _read(self.path)
+        except OSError:
+            return  # unreadable for now (a network filesystem's hiccup): check next time
+        if self._lost or (record or {}).get("token") != self.token:
             self._lost = True
-            holder = _read(self.path) or {}
+            holder = record or {}
             raise SweepLockLostError(
                 f"this driver lost the lock of {self.path.parent} to pid "
                 f"{holder.get('pid', '?')} on host {holder.get('host', '?')} (it stalled "
@@ -258,10 +262,12 @@ class SweepLock:
         while not self._stop.wait(self.lease / 4):
             try:
                 self.verify()
+            except SweepLockLostError:
+                return  # the next commit raises it in the driver's own thread
+            # A failed renewal (a network filesystem's hiccup) is tried again next time;
+            # only a lease missed for its whole length lets another host take over.
+            with contextlib.suppress(OSError):
                 os.utime(self.path)
-            except (SweepLockLostError, OSError):
-                self._lost = True
-                return
 
     def release(self) -> None:
         """Give the lock up (its file is removed if it is still this holder's)."""
