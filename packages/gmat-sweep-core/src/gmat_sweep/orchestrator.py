@@ -196,6 +196,10 @@ class Sweep:
             BackendError (and subclasses): the backend is unknown, not installed or
                 refused its options; nothing is written.
             ManifestExistsError: ``out`` already holds a sweep (see ``overwrite``).
+            SweepLockedError: another driver is running, resuming or extending the sweep
+                in ``out`` (see :mod:`gmat_sweep.lock`); nothing is written.
+            SweepLockLostError: during the sweep, when another driver took the lock over
+                after this one stalled for a whole lease; what was committed stays.
             OutputDirError: also during the sweep, when ``out`` can no longer be written
                 (disk full); the runs committed before are safe and ``resume()`` goes on.
             ResultsTooLargeError: after the sweep, when its DataFrame would not fit in
