@@ -223,7 +223,7 @@ def test_a_corrupt_line_in_the_middle_is_named_and_nothing_is_touched(
 
 
 def _descendants_of(pid: int) -> set[tuple[int, str]]:
-    from gmat_sweep.reaper import descendants
+    from gmat_sweep.processes import descendants
 
     return descendants(pid)
 
@@ -290,7 +290,7 @@ def _committed_runs(out: Path) -> int:
 
 
 def _same_process_alive(process: tuple[int, str]) -> bool:
-    from gmat_sweep.reaper import _stat
+    from gmat_sweep.processes import process_stat as _stat
 
     stat = _stat(process[0])
     return stat is not None and stat[1] == process[1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -194,3 +196,22 @@ def test_a_worker_that_cannot_see_the_sweep_directory_completes_it_bit_equal(
     with LocalPool(2) as local:
         Sweep(script, design, out=tmp_path / "local", backend=local, progress=False).run()
     assert_sweeps_equal(driver_only / "out", tmp_path / "local")
+
+
+def test_a_pool_made_at_module_level_says_to_guard_the_script(tmp_path: Path) -> None:
+    # Dask's spawned workers import the script again; without the hint the user sees
+    # only Dask's "Nanny failed to start".
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from gmat_sweep_dask import DaskPool\n"
+        "pool = DaskPool(n_workers=1)\n"
+        "pool.close()\n"
+        "print('pool made and closed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode != 0, said[-3000:]
+    assert "pool made and closed" not in said
+    assert 'Put it under `if __name__ == "__main__":` in the script' in said, said[-3000:]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gmat_sweep.errors import OutputDirError, SweepConfigError, SweepLockedError, SweepLockLostError
+from gmat_sweep.processes import boot_id, pid_alive, process_stat
 from gmat_sweep.records import utcnow
 
 __all__ = ["DEFAULT_LEASE_S", "LEASE_ENV", "LOCK_NAME", "SweepLock", "lease_s"]
@@ -67,32 +68,9 @@ def lease_s() -> float:
     return value
 
 
-def _boot_id() -> str:
-    with contextlib.suppress(OSError):
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    return ""
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot ("" where /proc has none)."""
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    return ""
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    return True
+def _start_of(pid: int) -> str:
+    stat = process_stat(pid)
+    return stat[1] if stat is not None else ""
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -144,8 +122,8 @@ class SweepLock:
             OutputDirError: the lock file cannot be written in ``out``.
         """
         record = {
-            "host": socket.gethostname(), "pid": os.getpid(), "boot": _boot_id(),
-            "start": _start_time(os.getpid()), "token": self.token, "what": self.what,
+            "host": socket.gethostname(), "pid": os.getpid(), "boot": boot_id(),
+            "start": _start_of(os.getpid()), "token": self.token, "what": self.what,
             "since": utcnow(),
         }  # fmt: skip
         data = (json.dumps(record) + "\n").encode()
@@ -196,15 +174,15 @@ class SweepLock:
     def _stale(self, holder: dict[str, Any]) -> str | None:
         """Why ``holder`` no longer holds the lock, or None while it may."""
         same_host = holder.get("host") == socket.gethostname() and holder.get("boot") in (
-            _boot_id(),
+            boot_id(),
             None,
         )
         pid = holder.get("pid")
         if same_host and isinstance(pid, int) and pid > 0:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return f"pid {pid} is gone"
             start = holder.get("start")
-            if start and start != _start_time(pid):
+            if start and start != _start_of(pid):
                 return f"pid {pid} is now another process"
             return None
         try:

@@ -26,50 +26,20 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-__all__ = ["GRACE_S", "INTERVAL_S", "descendants", "ensure_started"]
+from gmat_sweep.processes import Identity, descendants, process_stat
+
+__all__ = ["GRACE_S", "INTERVAL_S", "ensure_started"]
 
 INTERVAL_S = 0.5
 GRACE_S = 2.0
-
-Identity = tuple[int, str]  # (pid, start time): a pid reused later is another process
-
-
-def _stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of ``pid``, or None when it is gone or a zombie."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[1]), fields[19]
-
-
-def descendants(root: int) -> set[Identity]:
-    """Every live descendant of ``root`` now, as (pid, start time)."""
-    children: dict[int, list[tuple[int, str]]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None:
-                children.setdefault(stat[0], []).append((int(entry), stat[1]))
-    found: set[Identity] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child[0])
-    return found
 
 
 def _signal_all(processes: set[Identity], signum: int) -> set[Identity]:
     """Send ``signum`` to each process still alive as the same process; return those."""
     alive = set()
     for pid, start in processes:
-        stat = _stat(pid)
+        stat = process_stat(pid)
         if stat is not None and stat[1] == start:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
@@ -80,7 +50,7 @@ def _signal_all(processes: set[Identity], signum: int) -> set[Identity]:
 def watch(driver: int) -> None:
     """The watchdog's loop (run as ``python -m gmat_sweep.reaper <driver pid>``)."""
     me = os.getpid()
-    driver_stat = _stat(driver)
+    driver_stat = process_stat(driver)
     if driver_stat is None:
         return
     before = descendants(driver)
@@ -93,7 +63,7 @@ def watch(driver: int) -> None:
             said += chunk
             if not chunk:
                 break  # end of file: the driver closed the pipe, or died
-        elif _stat(driver) != driver_stat:
+        elif process_stat(driver) != driver_stat:
             break  # gone, a zombie, or its pid reused (a child inherited the pipe)
         started |= {p for p in descendants(driver) - before if p[0] != me}
     if said.startswith(b"stop"):
@@ -103,7 +73,7 @@ def watch(driver: int) -> None:
     deadline = time.monotonic() + GRACE_S
     while alive and time.monotonic() < deadline:
         time.sleep(0.1)
-        alive = {p for p in alive if (s := _stat(p[0])) is not None and s[1] == p[1]}
+        alive = {p for p in alive if (s := process_stat(p[0])) is not None and s[1] == p[1]}
     _signal_all(alive, signal.SIGKILL)
 
 

@@ -44,6 +44,7 @@ from typing import Any
 
 from gmat_sweep import hosts
 from gmat_sweep.hosts import GmatHost, HostDied, shutdown_hosts
+from gmat_sweep.processes import pid_alive
 from gmat_sweep.spec import (
     LOG_LIMIT_CHARS,
     ErrorInfo,
@@ -113,18 +114,8 @@ def _remove_dead_processes_scratch(root: Path) -> None:
         return
     for entry in entries:
         pid_text = entry.name[len(_PROCESS_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _script_path(spec: RunSpec) -> str:

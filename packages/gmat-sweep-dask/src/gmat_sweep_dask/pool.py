@@ -18,6 +18,7 @@ the same on your own scheduler for that behaviour there.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 import uuid
@@ -188,9 +189,23 @@ class DaskPool(Pool):
 def _start_local_cluster(
     n_workers: int | None, threads_per_worker: int, cluster_kwargs: dict[str, Any]
 ) -> Any:
-    """A process-based LocalCluster on loopback, every loss visible as a KilledWorker."""
+    """A process-based LocalCluster on loopback, every loss visible as a KilledWorker.
+
+    Raises:
+        BackendError: this process is a Dask worker still importing the user's script
+            (the pool is made at module level), or the cluster failed to start from a
+            script that may be doing that.
+    """
     import dask
     from distributed import LocalCluster
+
+    from gmat_sweep.errors import BackendError
+
+    main = sys.modules.get("__main__")
+    if getattr(main, "__name__", "") == "__mp_main__":
+        # A spawned worker re-imports the driver's script: making a pool here would start
+        # a cluster inside every worker. Say so where the worker prints its error.
+        raise BackendError(_MODULE_LEVEL_HINT)
 
     settings: dict[str, Any] = {
         "n_workers": n_workers,
@@ -202,4 +217,21 @@ def _start_local_cluster(
     }
     settings.update(cluster_kwargs)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        return LocalCluster(**settings)  # type: ignore[no-untyped-call]
+        try:
+            return LocalCluster(**settings)  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            script = getattr(main, "__file__", None)
+            if script is None:  # a REPL or notebook: not this
+                raise
+            raise BackendError(
+                f"the pool's Dask LocalCluster did not start ({type(exc).__name__}: {exc}). "
+                f"If {script} makes the pool (or calls sweep()) at module level, "
+                + _MODULE_LEVEL_HINT
+            ) from exc
+
+
+_MODULE_LEVEL_HINT = (
+    "Dask starts its worker processes by importing the driver's script again, so code "
+    "that makes a DaskPool (or runs a sweep on backend='dask') at module level runs in "
+    'every worker too. Put it under `if __name__ == "__main__":` in the script.'
+)

@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gmat_sweep.processes import pid_alive
+
 __all__ = ["RayHead", "applied_env", "local_runtime_kwargs", "loopback_env"]
 
 _RAY = str(Path(sys.executable).parent / "ray")
@@ -74,21 +76,6 @@ def applied_env(settings: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def processes_naming(*texts: str) -> list[int]:
     """PIDs of the processes whose command line contains one of ``texts``, and their
     descendants (this process and its ancestors excepted). Read from ``/proc``, whole
@@ -132,13 +119,13 @@ def stop_processes_naming(*texts: str, grace_s: float = 10.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(_alive(pid) for pid in doomed):
+    while time.monotonic() < deadline and any(pid_alive(pid) for pid in doomed):
         time.sleep(0.2)
     for pid in doomed + processes_naming(*texts):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
-    left = [pid for pid in processes_naming(*texts) if _alive(pid)]
+    left = [pid for pid in processes_naming(*texts) if pid_alive(pid)]
     if left:
         raise RuntimeError(f"processes naming {' or '.join(texts)} survived: {left}")
 

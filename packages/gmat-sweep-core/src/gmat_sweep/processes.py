@@ -1,0 +1,67 @@
+"""Processes on this machine, as the driver's housekeeping sees them (Linux ``/proc``).
+
+One owner for the questions the sweep lock, the watchdog and scratch cleanup ask: is a
+pid still the process that was recorded (a pid is reused once its process is reaped), and
+which processes descend from another. Where ``/proc`` does not exist, a pid that answers
+``kill(pid, 0)`` counts as alive and nothing else is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+__all__ = ["Identity", "boot_id", "descendants", "pid_alive", "process_stat"]
+
+Identity = tuple[int, str]  # (pid, start time in clock ticks since boot)
+
+
+def process_stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of ``pid``; None when it is gone, a zombie, or unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[1]), fields[19]
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    if not Path("/proc/self/stat").exists():
+        return True
+    return process_stat(pid) is not None
+
+
+def boot_id() -> str:
+    """This boot's id ("" where unknown): a pid recorded in another boot is not alive."""
+    with contextlib.suppress(OSError):
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    return ""
+
+
+def descendants(root: int) -> set[Identity]:
+    """Every live descendant of ``root`` now."""
+    children: dict[int, list[Identity]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = process_stat(int(entry))
+                if stat is not None:
+                    children.setdefault(stat[0], []).append((int(entry), stat[1]))
+    found: set[Identity] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child[0])
+    return found
