@@ -229,3 +229,14 @@ def test_a_killed_holder_not_yet_reaped_does_not_hold_the_lock(tmp_path: Path) -
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_lock_from_before_this_host_rebooted_is_taken_over_at_once(tmp_path: Path) -> None:
+    # Same host name, another boot id: whatever pid it names, that process is gone.
+    path = tmp_path / LOCK_NAME
+    record = {"host": socket.gethostname(), "pid": os.getpid(), "boot": "an-earlier-boot",
+              "start": "1", "token": "e" * 32, "what": "run", "since": "2026-01-01"}  # fmt: skip
+    path.write_text(json.dumps(record) + "\n")
+    with SweepLock(tmp_path) as lock:  # our own pid, but recorded in another boot
+        assert json.loads(path.read_text())["token"] == lock.token
+    assert not path.exists()

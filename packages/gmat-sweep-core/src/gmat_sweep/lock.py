@@ -167,16 +167,16 @@ class SweepLock:
             return
         moved = _read(aside)
         if moved is not None and moved.get("token") != holder.get("token"):
-            with contextlib.suppress(FileExistsError):
+            with contextlib.suppress(OSError):  # exists again, or no hard links here
                 os.link(aside, self.path)
         aside.unlink(missing_ok=True)
 
     def _stale(self, holder: dict[str, Any]) -> str | None:
         """Why ``holder`` no longer holds the lock, or None while it may."""
-        same_host = holder.get("host") == socket.gethostname() and holder.get("boot") in (
-            boot_id(),
-            None,
-        )
+        same_host = holder.get("host") == socket.gethostname()
+        boot, now_boot = holder.get("boot"), boot_id()
+        if same_host and boot and now_boot and boot != now_boot:
+            return "recorded before this host last booted"
         pid = holder.get("pid")
         if same_host and isinstance(pid, int) and pid > 0:
             if not pid_alive(pid):
