@@ -63,8 +63,10 @@ def watch(driver: int) -> None:
             said += chunk
             if not chunk:
                 break  # end of file: the driver closed the pipe, or died
-        elif process_stat(driver) != driver_stat:
-            break  # gone, a zombie, or its pid reused (a child inherited the pipe)
+        elif (now := process_stat(driver)) is None or now[1] != driver_stat[1]:
+            # Gone, a zombie, or its pid reused (a child inherited the pipe). Only the start
+            # time counts: the driver's parent pid changes when its own parent exits.
+            break
         started |= {p for p in descendants(driver) - before if p[0] != me}
     if said.startswith(b"stop"):
         return
