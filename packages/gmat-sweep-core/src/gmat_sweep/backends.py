@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DaskPool", "DebugPool", "LocalPool", "Pool", "RayPool", "SlurmPool"]
+__all__ = ["DaskPool", "DebugPool", "LocalPool", "MPIPool", "Pool", "RayPool", "SlurmPool"]
 
 # Class names of the project's own backends, for the install hint when missing.
-_KNOWN_CLASSES = {"DaskPool": "dask", "RayPool": "ray", "SlurmPool": "slurm"}
+_KNOWN_CLASSES = {"DaskPool": "dask", "RayPool": "ray", "SlurmPool": "slurm", "MPIPool": "mpi"}
 
 
 def __getattr__(name: str) -> Any:

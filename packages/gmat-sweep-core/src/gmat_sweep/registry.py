@@ -74,6 +74,7 @@ KNOWN_BACKENDS: dict[str, str] = {
     "dask": "gmat-sweep-dask",
     "ray": "gmat-sweep-ray",
     "slurm": "gmat-sweep-slurm",
+    "mpi": "gmat-sweep-mpi",
 }
 
 _CORE_DISTRIBUTION = "gmat-sweep-core"

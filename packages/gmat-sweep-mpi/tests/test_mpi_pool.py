@@ -1,0 +1,175 @@
+"""MPIPool on real Open MPI: launched by mpirun, spawned, refused when launched wrong.
+
+Every driver runs in its own process, as users run it (``mpirun -n 3 python -m
+mpi4py.futures driver.py`` or ``python driver.py``); the answer is compared bit for bit
+with the local pool's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gmat_sweep import Sweep
+from gmat_sweep.designs import Grid
+from gmat_sweep.pools.local import LocalPool
+from gmat_sweep.testing import assert_sweeps_equal, kit_script, manifest_lines
+from gmat_sweep_mpi.testing import mpirun_command
+
+GRID = {"Sat.SMA": [6900.0 + 25.0 * i for i in range(12)], "Sat.ECC": [0.001, 0.01]}
+
+DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from gmat_sweep import Sweep
+    from gmat_sweep.designs import Grid
+    from gmat_sweep.testing import kit_script
+
+    grid, out, options = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+    Sweep(kit_script(), Grid(grid), out=out, backend="mpi", backend_options=options,
+          progress=False).run()
+    """
+)
+
+
+def _driver(tmp_path: Path) -> Path:
+    path = tmp_path / "driver.py"  # deliberately without a __main__ guard
+    path.write_text(DRIVER)
+    return path
+
+
+def _args(out: Path, options: dict[str, object] | None = None) -> list[str]:
+    return [json.dumps(GRID), str(out), json.dumps(options or {})]
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, mpi_env: dict[str, str]) -> Path:
+    out = tmp_path_factory.mktemp("mpi-ref") / "local"
+    with pytest.MonkeyPatch.context() as patch, LocalPool(2) as pool:
+        patch.setenv("GMAT_ROOT", mpi_env["GMAT_ROOT"])  # what every driver here runs on
+        Sweep(kit_script(), Grid(GRID), out=out, backend=pool, progress=False).run()
+    return out
+
+
+def _session_backend(out: Path) -> dict[str, object]:
+    sessions = manifest_lines(out, "session")
+    assert len(sessions) == 1, sessions
+    backend: dict[str, object] = sessions[0]["backend"]
+    return backend
+
+
+def test_launched_by_mpirun_rank_0_drives_and_the_other_ranks_run_bit_equal(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str], reference: Path
+) -> None:
+    done = _run(mpirun_command(3, _driver(tmp_path), *_args(out)), mpi_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_sweeps_equal(out, reference)
+    backend = _session_backend(out)
+    assert backend["name"] == "mpi"
+    options = backend["options"]
+    assert isinstance(options, dict)
+    assert (options["mode"], options["workers"]) == ("launched", 2)  # 3 ranks minus rank 0
+    assert "Open MPI" in str(options["mpi"])
+
+
+def test_spawned_from_a_plain_python_driver_is_bit_equal_and_leaves_no_worker(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str], reference: Path
+) -> None:
+    marker = str(tmp_path)  # inherited by the driver, its spawned workers and their GMAT
+    env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": marker}
+    done = _run([sys.executable, str(_driver(tmp_path)), *_args(out, {"workers": 2})], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_sweeps_equal(out, reference)
+    options = _session_backend(out)["options"]
+    assert isinstance(options, dict)
+    assert (options["mode"], options["workers"]) == ("spawned", 2)
+    assert not _processes_with_env("GMAT_SWEEP_TEST_MARKER", marker)
+
+
+def test_every_rank_running_the_driver_is_refused_before_anything_is_written(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str]
+) -> None:
+    cmd = mpirun_command(2, _driver(tmp_path), *_args(out))
+    cmd.remove("-m")
+    cmd.remove("mpi4py.futures")  # mpirun -n 2 python driver.py
+    done = _run(cmd, mpi_env)
+    assert done.returncode != 0
+    assert "python -m mpi4py.futures driver.py" in done.stderr
+    assert "rank 0 then runs the driver" in done.stderr
+    assert not out.exists()
+
+
+def test_a_job_of_one_rank_is_refused_it_has_no_worker(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str]
+) -> None:
+    done = _run(mpirun_command(1, _driver(tmp_path), *_args(out)), mpi_env)
+    assert done.returncode != 0
+    assert "single rank" in done.stderr and "K >= 2" in done.stderr
+    assert not out.exists()
+
+
+def test_workers_under_a_launcher_is_refused_the_launcher_sizes_the_job(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str]
+) -> None:
+    done = _run(mpirun_command(3, _driver(tmp_path), *_args(out, {"workers": 4})), mpi_env)
+    assert done.returncode != 0
+    assert "workers=4" in done.stderr and "its 2 worker rank(s) are the pool" in done.stderr
+    assert not out.exists()
+
+
+def test_a_spawn_that_cannot_connect_fails_clearly_instead_of_hanging(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str]
+) -> None:
+    # Shared memory alone cannot connect a parent to the job it spawns.
+    env = {**mpi_env, "OMPI_MCA_btl": "self,vader"}
+    options = {"workers": 2, "start_timeout": 10}
+    done = _run([sys.executable, str(_driver(tmp_path)), *_args(out, options)], env)
+    assert done.returncode != 0
+    assert "did not answer within 10 s" in done.stderr or "failed to start" in done.stderr
+    assert not out.exists()
+
+
+def test_the_backend_is_found_by_name_and_class_without_starting_mpi() -> None:
+    code = (
+        "import sys\n"
+        "from gmat_sweep.backends import MPIPool\n"
+        "from gmat_sweep.registry import get_registry\n"
+        "import gmat_sweep_mpi\n"
+        "assert MPIPool is gmat_sweep_mpi.MPIPool\n"
+        "assert get_registry().lookup('mpi').load() is MPIPool\n"
+        "print('mpi4py.MPI' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # looking the backend up loads no MPI library
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_workers_must_be_a_whole_number(bad: object) -> None:
+    from gmat_sweep_mpi import MPIPool
+
+    with pytest.raises(ValueError, match="workers must be a whole number >= 1"):
+        MPIPool(workers=bad)  # type: ignore[arg-type]
+
+
+def _processes_with_env(key: str, value: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"{key}={value}".encode() in environ:
+            found.append(int(proc.name))
+    return found
