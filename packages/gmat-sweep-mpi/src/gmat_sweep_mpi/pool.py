@@ -80,7 +80,10 @@ class MPIPool(Pool):
         start_timeout: seconds to wait for the workers to answer before giving up.
         reuse_gmat_context: keep each worker's GMAT process between runs.
         **executor_options: passed to ``mpi4py.futures.MPIPoolExecutor`` (``mpi_info``,
-            ``python_exe``, ``env``...).
+            ``python_exe``, ``env``...). ``env`` (variables set on the workers, e.g.
+            ``{"GMAT_ROOT": ...}``) reaches launched ranks only from the first pool of
+            the job, when mpi4py first contacts them; prefer giving the launcher the
+            environment (``mpirun -x GMAT_ROOT``, ``srun --export=ALL``).
 
     ``close()`` waits for the batches already running on a rank (MPI cannot interrupt
     one; each run is bounded by the sweep's ``timeout``), cancels the queued ones, and
