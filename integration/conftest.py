@@ -5,7 +5,8 @@ in this environment is included automatically (with its default options). The pr
 own backends are tried in each of their deployment shapes on real engines started here,
 on loopback: Dask (LocalCluster; CLI scheduler + workers by address), Ray (private
 runtime; ``ray start --head`` joined with address="auto"), Slurm (worker jobs; a driver
-sbatch'ed into an allocation, see test_equivalence.py).
+sbatch'ed into an allocation, see test_equivalence.py), MPI (drivers under ``mpirun`` and in
+a Slurm allocation, in processes of their own: see test_equivalence.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def _shapes() -> list[BackendShape]:
         "ray": [BackendShape("ray", "local-runtime", ("ray_env",)),
                 BackendShape("ray", "head-node", ("ray_head",))],
         "slurm": [BackendShape("slurm", "jobs", ("slurm",))],
+        # A process that initialised MPI hands Open MPI's job variables to every child it
+        # starts, so MPI pools never run in this one: test_equivalence.py starts drivers.
+        "mpi": [],
     }  # fmt: skip
     shapes: list[BackendShape] = []
     for entry in available_backends():
@@ -132,6 +136,15 @@ def ray_head(ray_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         yield head
     finally:
         head.stop()
+
+
+@pytest.fixture(scope="session")
+def mpi_env() -> dict[str, str]:
+    """The environment of MPI drivers here: loopback Open MPI (installed when missing)."""
+    from gmat_sweep_mpi.testing import ensure_open_mpi, loopback_env
+
+    ensure_open_mpi()
+    return loopback_env({**os.environ, "GMAT_ROOT": str(kit_gmat_root())})
 
 
 @pytest.fixture(scope="session")

@@ -93,6 +93,37 @@ def test_slurm_allocation_mode_gives_the_local_answer(slurm: Path, tmp_path: Pat
         assert_sweeps_equal(out, _reference_sweep(kind))
 
 
+def _mpi_driver(path: Path, outs: dict[str, Path]) -> Path:
+    path.write_text(
+        textwrap.dedent(f"""
+        from gmat_sweep import Sweep
+        from gmat_sweep.testing import kit_script
+        from gmat_sweep.testing.suites import reference_design
+        for kind, out in {json.dumps({k: str(v) for k, v in outs.items()})}.items():
+            Sweep(kit_script(), reference_design(kind), out=out, backend="mpi",
+                  progress=False).run()
+    """)
+    )
+    return path
+
+
+@pytest.mark.timeout(900)
+def test_mpi_launched_by_mpirun_gives_the_local_answer(
+    mpi_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``mpirun -n 3 python -m mpi4py.futures driver.py``: rank 0 drives, 2 ranks run."""
+    from gmat_sweep_mpi.testing import mpirun_command
+
+    outs = {kind: tmp_path / kind for kind in KINDS}
+    driver = _mpi_driver(tmp_path / "driver.py", outs)
+    done = subprocess.run(mpirun_command(3, driver), env=mpi_env, capture_output=True,
+                          text=True, timeout=800)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    for kind, out in outs.items():
+        assert Manifest.load(out).header["n_runs"] == len(reference_design(kind))
+        assert_sweeps_equal(out, _reference_sweep(kind))
+
+
 @pytest.mark.parametrize("backend", ["dask", "ray"])
 def test_a_fresh_driver_process_repeats_the_monte_carlo(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path

@@ -234,6 +234,7 @@ _PRIVATE_POOLS = {
     "ray-private-runtime": (
         "backend='ray', backend_options={'num_cpus': 2, 'object_store_memory': 256 * 2**20}"
     ),
+    "mpi-spawned": "backend='mpi', backend_options={'workers': 2}",
 }
 
 
@@ -242,11 +243,14 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
     slow_gmat: Path, tmp_path: Path, request: pytest.FixtureRequest, shape: str
 ) -> None:
     # Every process the driver started on this machine (GMAT hosts, the LocalCluster's
-    # workers, the private Ray runtime with its agents) exits within a few seconds of a
-    # SIGKILL of the driver, which runs no cleanup of its own.
+    # workers, the private Ray runtime with its agents, spawned MPI workers) exits within a
+    # few seconds of a SIGKILL of the driver, which runs no cleanup of its own.
     env = dict(os.environ)
     if shape.startswith("ray"):
         env.update(request.getfixturevalue("ray_env"))
+    if shape.startswith("mpi"):
+        mpi_env = request.getfixturevalue("mpi_env")
+        env.update({k: v for k, v in mpi_env.items() if k.startswith("OMPI_")})
     out = tmp_path / "killed"
     code = (
         "from gmat_sweep import Sweep\n"
