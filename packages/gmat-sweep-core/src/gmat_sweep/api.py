@@ -141,7 +141,7 @@ def sweep(
 def monte_carlo(
     script: PathLike,
     n: int,
-    perturb: Mapping[str, Any],
+    perturb: Mapping[Any, Any],
     seed: int | None = ...,
     *,
     lazy: Literal[False] = ...,
@@ -151,7 +151,7 @@ def monte_carlo(
 def monte_carlo(
     script: PathLike,
     n: int,
-    perturb: Mapping[str, Any],
+    perturb: Mapping[Any, Any],
     seed: int | None = ...,
     *,
     lazy: Literal[True],
@@ -162,7 +162,7 @@ def monte_carlo(
 def monte_carlo(
     script: PathLike,
     n: int,
-    perturb: Mapping[str, Any],
+    perturb: Mapping[Any, Any],
     seed: int | None = None,
     *,
     lazy: bool = False,
@@ -172,7 +172,10 @@ def monte_carlo(
 
     ``perturb`` maps a field path to a distribution: ``("normal", mu, sigma)``,
     ``("uniform", lo, hi)``, ``("lognormal", mu, sigma)`` or a frozen
-    ``scipy.stats`` distribution. The same ``seed`` gives the same draws
+    ``scipy.stats`` distribution; or a tuple of field paths to a joint one:
+    ``("mvnormal", mean, cov)`` (``cov`` a matrix or a CSV/``.npy`` file) or
+    ``("pointing", nominal, magnitude_sigma_rel, angle_sigma_deg)`` for a burn
+    (:mod:`gmat_sweep.dispersions`). The same ``seed`` gives the same draws
     everywhere; without one, a seed is drawn and recorded in the manifest so that
     resume and extend reproduce the same values. ``lazy`` and the options as in the
     module docstring.
@@ -216,7 +219,8 @@ def latin_hypercube(
     """Run an ``n``-point Latin hypercube over ``bounds``.
 
     ``bounds`` maps a field path to ``(lo, hi)`` (uniform strata) or to a
-    distribution as in :func:`monte_carlo` (strata of equal probability). Seeds as
+    distribution as in :func:`monte_carlo` (strata of equal probability); groups of
+    fields are refused (a ``DesignError``): each field is stratified alone. Seeds as
     in :func:`monte_carlo`; ``lazy`` and the options as in the module docstring.
     """
     from gmat_sweep.designs import LatinHypercube

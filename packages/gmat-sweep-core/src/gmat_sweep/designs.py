@@ -21,12 +21,14 @@ one (:func:`extended`). A Latin hypercube draws each parameter's n points from
 spawn_key=(key(p),))))``; more points re-stratify every run, so it cannot be extended. The
 per-run seed of both is ``SeedSequence(entropy=seed, spawn_key=(i,)).generate_state(2,
 uint32)`` read as one 64-bit int, word 0 low (= ``generate_state(1, uint64)[0]``).
+A Monte Carlo ``perturb`` may also hold groups of fields drawn jointly (a tuple of names
+as the key: correlated normals, burn errors); their streams are keyed by their field names
+the same way (:mod:`gmat_sweep.dispersions`). A Latin hypercube refuses groups.
 """
 
 from __future__ import annotations
 
 import abc
-import difflib
 import hashlib
 import math
 import re
@@ -35,16 +37,27 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
+from gmat_sweep.dispersions import _Group, _group_spec_from_header, _parse_group
+from gmat_sweep.distributions import (
+    DISTRIBUTIONS,
+    Distribution,
+    _Dist,
+    _dist_from_header,
+    _draws,
+    _item,
+    _numpy_draw,
+    _parse_dist,
+    parameter_key,
+)
 from gmat_sweep.errors import DesignError
 
 if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
     import pandas as pd
 
 __all__ = [
     "DISTRIBUTIONS",
     "SEED_SCHEME",
+    "SEED_SCHEME_GROUPS",
     "Design",
     "Distribution",
     "Grid",
@@ -57,42 +70,11 @@ __all__ = [
     "parameter_key",
 ]
 
-Distribution: TypeAlias = "tuple[str, float, float] | Any"
-"""``("normal", mu, sigma)``, ``("uniform", lo, hi)``, ``("lognormal", mu, sigma)`` (of the
-underlying normal) or a frozen continuous scipy.stats distribution (``truncnorm(-2, 2)``)."""
-
-DISTRIBUTIONS = ("normal", "uniform", "lognormal")
 SEED_SCHEME = "seedseq-pcg64-sha256key-v1"  # recorded in headers; a change must bump it
+SEED_SCHEME_GROUPS = f"{SEED_SCHEME}+groups-v1"  # headers of designs with groups
 CHUNK = 1024  # runs generated per vectorised step
 Run: TypeAlias = "tuple[int, dict[str, Any], int | None]"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
-
-
-def parameter_key(name: str) -> int:
-    """Stable 32-bit key of a parameter name (sha256; never Python's salted ``hash()``)."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big")
-
-
-# --- streams: one numpy SeedSequence per run and parameter ---------------------------
-
-
-def _numpy_draw(seed: int, run_id: int, key: int | None) -> float | int:
-    """numpy's own value: run ``run_id``'s uniform for ``key``, or its seed if key is None."""
-    import numpy as np
-
-    ss = np.random.SeedSequence(entropy=seed, spawn_key=(run_id,) if key is None else (run_id, key))
-    if key is not None:
-        return float(np.random.default_rng(ss).random())
-    words = ss.generate_state(2, np.uint32)
-    return int(words[0]) | int(words[1]) << 32
-
-
-def _draws(seed: int, a: int, b: int, key: int | None) -> npt.NDArray[Any]:
-    """Runs ``a..b-1``: uniforms of the parameter with ``key``, or run seeds (key None)."""
-    import numpy as np
-
-    values = [_numpy_draw(seed, i, key) for i in range(a, b)]
-    return np.array(values, dtype=np.uint64 if key is None else np.float64)
 
 
 # --- validation ----------------------------------------------------------------------
@@ -107,11 +89,6 @@ def _check_name(name: object, what: str) -> str:
     return name
 
 
-def _item(value: Any) -> Any:
-    """A numpy scalar (or 0-d array) as its Python value; anything else unchanged."""
-    return value.item() if hasattr(value, "dtype") and getattr(value, "shape", 0) == () else value
-
-
 def _plain(value: object, where: str) -> bool | int | float | str:
     """``value`` as a plain Python scalar (numpy scalars converted); NaN/inf refused."""
     item = _item(value)
@@ -122,13 +99,6 @@ def _plain(value: object, where: str) -> bool | int | float | str:
             f"{where} is {value!r} ({type(value).__name__}); use numbers, strings or booleans."
         )
     return item
-
-
-def _real(value: object, where: str) -> float:
-    item = _item(value)
-    if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
-        raise DesignError(f"{where} must be a finite real number; got {value!r}.")
-    return float(item)
 
 
 def _whole(value: object, what: str, minimum: int) -> int:
@@ -146,101 +116,6 @@ def _check_seed(seed: object) -> int:
     entropy = np.random.SeedSequence().entropy
     assert isinstance(entropy, int)
     return entropy
-
-
-# --- distributions -------------------------------------------------------------------
-
-
-class _Dist:
-    """One validated distribution: a named family with two parameters, or scipy's."""
-
-    def __init__(self, family: str, a: float = 0.0, b: float = 0.0, frozen: Any = None) -> None:
-        self.family, self.a, self.b, self.frozen = family, a, b, frozen
-
-    def to_header(self) -> dict[str, Any]:
-        f = self.frozen
-        if f is not None:
-            return {"family": "scipy", "name": f.dist.name, "args": [*f.args], "kwds": {**f.kwds}}
-        names = ("lo", "hi") if self.family == "uniform" else ("mu", "sigma")
-        return {"family": self.family, names[0]: self.a, names[1]: self.b}
-
-    def transform(self, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Inverse CDF, element-wise (a value never depends on the chunk it is in)."""
-        import numpy as np
-        from scipy.special import ndtri
-
-        out: Any
-        if self.family == "uniform":
-            out = self.a + (self.b - self.a) * u
-        elif self.family == "normal":
-            out = self.a + self.b * ndtri(u)
-        elif self.family == "lognormal":  # math.exp: no CPU-dependent SIMD code path
-            out = [math.exp(z) for z in (self.a + self.b * ndtri(u)).tolist()]
-        else:
-            out = self.frozen.ppf(u)
-        return np.asarray(out, dtype=np.float64)
-
-
-def _scipy_dist(name: str, args: Iterable[Any], kwds: Mapping[str, Any], where: str) -> _Dist:
-    import scipy.stats
-
-    gen = getattr(scipy.stats, name, None)
-    if not isinstance(gen, scipy.stats.rv_continuous):
-        raise DesignError(
-            f"{where}: scipy.stats has no continuous distribution {name!r}, so it cannot be "
-            "recorded in the manifest; use one of scipy.stats' own distributions."
-        )
-    args = [_real(v, f"{where}: scipy.stats.{name} argument #{k}") for k, v in enumerate(args)]
-    kwds = {str(k): _real(v, f"{where}: scipy.stats.{name} {k}=") for k, v in kwds.items()}
-    try:
-        frozen = gen(*args, **kwds)
-        ok = math.isfinite(float(frozen.ppf(0.5)))
-    except Exception as exc:
-        raise DesignError(f"{where}: scipy.stats.{name}(*{args}, **{kwds}) failed: {exc}") from exc
-    if not ok:
-        raise DesignError(f"{where}: invalid parameters for scipy.stats.{name}: {args} {kwds}.")
-    return _Dist("scipy", frozen=frozen)
-
-
-def _parse_dist(spec: Any, where: str, *, bounds_ok: bool) -> _Dist:
-    if isinstance(spec, (tuple, list)) and spec and isinstance(spec[0], str):
-        name, params = spec[0], ("lo", "hi") if spec[0] == "uniform" else ("mu", "sigma")
-        if name not in DISTRIBUTIONS:
-            close = difflib.get_close_matches(name.lower(), DISTRIBUTIONS, n=1)
-            raise DesignError(
-                f"{where}: unknown distribution {name!r}."
-                + (f" Did you mean {close[0]!r}?" if close else "")
-                + f" Known distributions: {', '.join(DISTRIBUTIONS)}, or a frozen continuous"
-                " scipy.stats distribution such as scipy.stats.norm(0, 1)."
-            )
-        if len(spec) != 3:
-            raise DesignError(f"{where}: write ({name!r}, {', '.join(params)}); got {spec!r}.")
-        a, b = (_real(v, f"{where}: {name} {p}") for v, p in zip(spec[1:], params, strict=True))
-        if not (a < b if name == "uniform" else b > 0):
-            need = "lo < hi" if name == "uniform" else "sigma > 0"
-            raise DesignError(f"{where}: {name} needs {need}; got {spec!r}.")
-        return _Dist(name, a, b)
-    if bounds_ok and isinstance(spec, (tuple, list)) and len(spec) == 2:
-        return _parse_dist(("uniform", *spec), f"{where} bounds", bounds_ok=False)
-    if all(hasattr(spec, a) for a in ("ppf", "dist", "args", "kwds")):
-        import scipy.stats
-
-        name = spec.dist.name
-        if not isinstance(spec.dist, scipy.stats.rv_continuous):
-            raise DesignError(f"{where}: {name} is discrete; only continuous ones can be drawn.")
-        dist = _scipy_dist(name, spec.args, spec.kwds, where)
-        if type(dist.frozen.dist) is not type(spec.dist) or dist.frozen.ppf(0.3) != spec.ppf(0.3):
-            raise DesignError(
-                f"{where}: this {name} cannot be recorded in the manifest (scipy.stats.{name}"
-                "(*args, **kwds) does not rebuild it); use a stock scipy.stats distribution."
-            )
-        return dist
-    raise DesignError(
-        f"{where}: {spec!r} is not a distribution; use "
-        + ("(lo, hi) bounds, " if bounds_ok else "")
-        + "('normal', mu, sigma), ('uniform', lo, hi), ('lognormal', mu, sigma) or a frozen"
-        " scipy.stats distribution such as scipy.stats.norm(0, 1)."
-    )
 
 
 # --- designs -------------------------------------------------------------------------
@@ -466,12 +341,13 @@ class Samples(Design):
 
 
 class _RandomDesign(Design):
-    """Monte Carlo and Latin hypercube: ``n`` runs, a distribution per parameter, a seed."""
+    """Monte Carlo and Latin hypercube: ``n`` runs, a distribution per parameter (or per
+    group of parameters, Monte Carlo only), a seed."""
 
     seed: int
     _bounds_ok: ClassVar[bool]
 
-    def __init__(self, n: int, dists: Mapping[str, Distribution], seed: int | None) -> None:
+    def __init__(self, n: int, dists: Mapping[Any, Any], seed: int | None) -> None:
         label = self.kind.replace("_", " ")
         self._n = _whole(n, f"n (the number of {label} runs)", 1)
         if not isinstance(dists, Mapping) or not dists:
@@ -479,39 +355,74 @@ class _RandomDesign(Design):
                 f"a {label} design needs at least one parameter, e.g. "
                 f"{{'Sat.SMA': ('normal', 7000.0, 10.0)}}; got {dists!r}."
             )
-        ok = self._bounds_ok
-        self._dists = {
-            _check_name(p, "parameter"): _parse_dist(d, f"parameter {p!r}", bounds_ok=ok)
-            for p, d in dists.items()
-        }
-        self._names = tuple(self._dists)
-        self._keys = [parameter_key(p) for p in self._names]
-        if len(set(self._keys)) < len(self._keys):  # a 32-bit sha256 prefix collision
-            raise DesignError(f"two of {self._names} share a seed key; rename one of them.")
+        self._dists: dict[str, _Dist] = {}
+        self._blocks: list[tuple[str, _Dist] | _Group] = []
+        for p, d in dists.items():
+            if isinstance(p, tuple):
+                self._blocks.append(self._group(p, d))
+            else:
+                name = _check_name(p, "parameter")
+                dist = _parse_dist(d, f"parameter {p!r}", bounds_ok=self._bounds_ok)
+                self._dists[name] = dist
+                self._blocks.append((name, dist))
+        names = [f for b in self._blocks for f in (b.fields if isinstance(b, _Group) else (b[0],))]
+        if len(set(names)) < len(names):
+            twice = next(f for f in names if names.count(f) > 1)
+            raise DesignError(f"{twice!r} is drawn twice (alone or in groups); draw it once.")
+        self._names = tuple(names)
+        self._keys = [parameter_key(p) for p in self._dists]
+        keys = [b.key if isinstance(b, _Group) else parameter_key(b[0]) for b in self._blocks]
+        if len(set(keys)) < len(keys):  # a 32-bit sha256 prefix collision
+            raise DesignError(f"two of {[*dists]} share a seed key; rename one of them.")
         self.seed = _check_seed(seed)
+
+    def _group(self, fields: tuple[Any, ...], spec: Any) -> _Group:
+        label = ", ".join(map(repr, fields))
+        if self._bounds_ok:
+            raise DesignError(
+                f"group ({label}): a Latin hypercube stratifies each field on its own, so it "
+                "cannot draw fields jointly; use monte_carlo for correlated groups and burn "
+                "errors, or give each field its own bounds."
+            )
+        if not fields:
+            raise DesignError("a group needs at least one field; got ().")
+        checked = tuple(_check_name(f, "group field") for f in fields)
+        return _parse_group(checked, spec, f"group ({label})")
 
     def to_header(self) -> dict[str, Any]:
         dists = {p: d.to_header() for p, d in self._dists.items()}
-        return self._header(seed=self.seed, seed_scheme=SEED_SCHEME, distributions=dists)
+        groups = [b.to_header() for b in self._blocks if isinstance(b, _Group)]
+        if not groups:
+            return self._header(seed=self.seed, seed_scheme=SEED_SCHEME, distributions=dists)
+        return self._header(
+            seed=self.seed, seed_scheme=SEED_SCHEME_GROUPS, distributions=dists, groups=groups
+        )
 
 
 class MonteCarlo(_RandomDesign):
-    """``n`` independent draws of each parameter in ``perturb`` (the module's seed
-    contract). ``seed=None`` draws a fresh seed, kept as ``.seed`` for the manifest."""
+    """``n`` independent draws of each entry of ``perturb`` (the module's seed contract): a
+    field path -> a distribution, or a tuple of field paths -> a joint distribution
+    (``("mvnormal", mean, cov)``, ``("pointing", nominal, magnitude_sigma_rel,
+    angle_sigma_deg)``; :mod:`gmat_sweep.dispersions`). The overrides list the fields in
+    ``perturb``'s order, a group's in its own. ``seed=None`` draws a fresh seed, kept as
+    ``.seed`` for the manifest."""
 
     kind = "monte_carlo"
     _bounds_ok = False
 
-    def __init__(
-        self, n: int, perturb: Mapping[str, Distribution], seed: int | None = None
-    ) -> None:
+    def __init__(self, n: int, perturb: Mapping[Any, Any], seed: int | None = None) -> None:
         super().__init__(n, perturb, seed)
 
     def _columns(self, a: int, b: int) -> list[list[Any]]:
-        return [
-            d.transform(_draws(self.seed, a, b, key)).tolist()
-            for d, key in zip(self._dists.values(), self._keys, strict=True)
-        ]
+        columns: list[list[Any]] = []
+        for block in self._blocks:
+            if isinstance(block, _Group):
+                columns += block.columns(self.seed, a, b)
+            else:
+                name, dist = block
+                u = _draws(self.seed, a, b, parameter_key(name))
+                columns.append(dist.transform(u).tolist())
+        return columns
 
 
 class LatinHypercube(_RandomDesign):
@@ -523,7 +434,7 @@ class LatinHypercube(_RandomDesign):
     _bounds_ok = True
 
     def __init__(self, n: int, bounds: Mapping[str, Distribution], seed: int | None = None) -> None:
-        super().__init__(n, bounds, seed)
+        super().__init__(n, bounds, seed)  # a tuple (group) key is refused
         self._cache: list[Any] = []
 
     def _columns(self, a: int, b: int) -> list[list[Any]]:
@@ -567,20 +478,13 @@ def design_from_header(header: Mapping[str, Any], *, table_path: Path | None = N
         if kind == "samples":
             return _samples_from_header(header, names, table_path)
         if kind in ("monte_carlo", "latin_hypercube"):
-            if header.get("seed_scheme") != SEED_SCHEME:
+            if header.get("seed_scheme") not in (SEED_SCHEME, SEED_SCHEME_GROUPS):
                 raise DesignError(
                     f"the header's seed scheme {header.get('seed_scheme')!r} is not "
                     f"{SEED_SCHEME!r}; use the gmat-sweep version that wrote the manifest."
                 )
-            dists: dict[str, Any] = {}
-            for p in names:
-                d = header["distributions"][p]
-                if d["family"] == "scipy":
-                    dists[p] = _scipy_dist(d["name"], d["args"], d["kwds"], repr(p)).frozen
-                else:
-                    a, b = ("lo", "hi") if d["family"] == "uniform" else ("mu", "sigma")
-                    dists[p] = (d["family"], d[a], d[b])
             cls = MonteCarlo if kind == "monte_carlo" else LatinHypercube
+            dists = _perturb_from_header(header, names)
             return cls(header["n"], dists, seed=_whole(header["seed"], "the header's seed", 0))
     except (KeyError, TypeError, AttributeError) as exc:
         raise DesignError(f"the design in the manifest header is malformed ({exc!r}).") from exc
@@ -588,6 +492,20 @@ def design_from_header(header: Mapping[str, Any], *, table_path: Path | None = N
         f"unknown design kind {kind!r} in the manifest header; known kinds: grid, samples, "
         "monte_carlo, latin_hypercube."
     )
+
+
+def _perturb_from_header(header: Mapping[str, Any], names: list[str]) -> dict[Any, Any]:
+    """The ``perturb`` mapping, in its order, that a random design's header records."""
+    groups = {g["fields"][0]: g for g in header.get("groups", [])}
+    in_groups = {f for g in groups.values() for f in g["fields"]}
+    dists: dict[Any, Any] = {}
+    for p in names:
+        if p in groups:
+            fields, spec = _group_spec_from_header(groups[p])
+            dists[fields] = spec
+        elif p not in in_groups:
+            dists[p] = _dist_from_header(header["distributions"][p], repr(p))
+    return dists
 
 
 def _samples_from_header(header: Mapping[str, Any], names: list[str], path: Path | None) -> Samples:

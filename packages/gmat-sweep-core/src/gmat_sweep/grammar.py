@@ -10,7 +10,11 @@ Grid (``--grid NAME=SPEC``):
   values that contain ``:`` or ``,`` (epochs) or need exact types.
 
 Perturbation (``--perturb NAME=SPEC``): ``normal:mu:sigma``, ``uniform:lo:hi``,
-``lognormal:mu:sigma``. Bounds (``--bounds NAME=lo:hi``) for Latin hypercubes.
+``lognormal:mu:sigma``; for a group of fields drawn together (names joined by ``,``):
+``N1,N2,...=mvnormal:M1,M2,...:COVFILE`` (mean, one number per field; the covariance, a
+CSV or ``.npy`` file, everything after the second ``:``) and
+``N1,N2,N3=pointing:X,Y,Z:SIGMA_REL:SIGMA_DEG`` (nominal vector, relative magnitude
+sigma, pointing sigma in degrees). Bounds (``--bounds NAME=lo:hi``) for Latin hypercubes.
 
 Every error is a :class:`~gmat_sweep.errors.DesignError` quoting what was typed.
 """
@@ -29,11 +33,17 @@ __all__ = [
     "parse_assignments",
     "parse_bounds",
     "parse_grid_values",
+    "parse_group_perturbation",
     "parse_option_value",
     "parse_perturbation",
+    "parse_perturbations",
 ]
 
 _DISTRIBUTIONS = ("normal", "uniform", "lognormal")
+_GROUP_USAGE = (
+    "expected mvnormal:M1,M2,...:COVFILE (a mean per field, a .csv or .npy covariance) or, "
+    "for three fields, pointing:X,Y,Z:SIGMA_REL:SIGMA_DEG"
+)
 
 
 def parse_assignment(text: str, what: str) -> tuple[str, str]:
@@ -155,11 +165,49 @@ def parse_perturbation(name: str, spec: str) -> tuple[str, float, float]:
 
         guess = difflib.get_close_matches(parts[0], _DISTRIBUTIONS, n=1)
         hint = f" (did you mean {guess[0]}?)" if guess else ""
+        if parts[0] in ("mvnormal", "pointing"):
+            hint = f" ({parts[0]} draws a group: name its fields as N1,N2,...={parts[0]}:...)"
         raise DesignError(
             f"{context}: expected DIST:a:b with DIST one of {', '.join(_DISTRIBUTIONS)}{hint}, "
             "e.g. normal:7000:5"
         )
     return parts[0], _number(parts[1], context), _number(parts[2], context)
+
+
+def parse_group_perturbation(fields: tuple[str, ...], spec: str) -> tuple[Any, ...]:
+    """``mvnormal:M1,...:FILE`` or ``pointing:X,Y,Z:SR:SD``, as the tuple the designs take
+    (the covariance file stays a path: the design reads and checks it)."""
+    context = f"--perturb {','.join(fields)}={spec}"
+    family, _, rest = spec.partition(":")
+    if family == "mvnormal":
+        mean, sep, path = rest.partition(":")
+        if sep and path.strip():
+            return "mvnormal", [_number(v.strip(), context) for v in mean.split(",")], path.strip()
+    elif family == "pointing" and rest.count(":") == 2:
+        vector, sigma_rel, sigma_deg = rest.split(":")
+        nominal = [_number(v.strip(), context) for v in vector.split(",")]
+        return "pointing", nominal, _number(sigma_rel, context), _number(sigma_deg, context)
+    raise DesignError(f"{context}: {_GROUP_USAGE}")
+
+
+def parse_perturbations(texts: Sequence[str]) -> dict[Any, Any]:
+    """``--perturb`` options -> the ``perturb`` mapping: ``{NAME: (DIST, a, b)}`` for one
+    field, ``{(N1, N2, ...): spec}`` for a group (``N1,N2,...=SPEC``).
+
+    Raises:
+        DesignError: a malformed option, or a NAME (or group) given twice.
+    """
+    parsed: dict[Any, Any] = {}
+    for text in texts:
+        name, spec = parse_assignment(text, "--perturb")
+        key = tuple(n.strip() for n in name.split(",")) if "," in name else name
+        if key in parsed:
+            raise DesignError(f"--perturb {name} is given twice; give each field once")
+        if isinstance(key, tuple):
+            parsed[key] = parse_group_perturbation(key, spec)
+        else:
+            parsed[key] = parse_perturbation(name, spec)
+    return parsed
 
 
 def parse_bounds(name: str, spec: str) -> tuple[float, float] | tuple[str, float, float]:
