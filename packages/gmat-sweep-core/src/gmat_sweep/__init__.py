@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gmat_sweep._version import __version__
 
 if TYPE_CHECKING:
+    from gmat_sweep import analysis
     from gmat_sweep.api import latin_hypercube, monte_carlo, sweep
     from gmat_sweep.designs import Grid, LatinHypercube, MonteCarlo, Samples
     from gmat_sweep.errors import GmatSweepError
@@ -48,10 +49,15 @@ _LAZY = {
     "GmatSweepError": "gmat_sweep.errors",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+#: Subpackages imported on first use (``gmat_sweep.analysis``).
+_SUBPACKAGES = ("analysis",)
+
+__all__ = ["__version__", *sorted([*_LAZY, *_SUBPACKAGES])]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"gmat_sweep.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gmat_sweep' has no attribute {name!r}")

@@ -85,7 +85,12 @@ def _sweep_options(func: F) -> F:
             metavar="KEY=VALUE",
             help="Backend constructor option (repeatable; VALUE parsed as JSON if it can).",
         ),
-        click.option("--workers", type=int, default=None, help="Worker processes (local backend)."),
+        click.option(
+            "--workers",
+            type=int,
+            default=None,
+            help="Worker processes (local backend; mpi: workers to spawn).",
+        ),
         click.option(
             "--timeout",
             type=float,
@@ -312,7 +317,8 @@ def explicit(script: Path, samples: Path, **options: Any) -> None:
     multiple=True,
     required=True,
     metavar="NAME=DIST:a:b",
-    help="normal:mu:sigma | uniform:lo:hi | lognormal:mu:sigma (repeatable).",
+    help="normal:mu:sigma | uniform:lo:hi | lognormal:mu:sigma (repeatable); a group "
+    "N1,N2,...=mvnormal:M1,M2,...:COVFILE | N1,N2,N3=pointing:X,Y,Z:SIGMA_REL:SIGMA_DEG.",
 )
 @click.option("--seed", type=int, default=None, help="Seed (drawn and recorded if omitted).")
 @_new_sweep_options
@@ -322,10 +328,9 @@ def monte_carlo(
 ) -> None:
     """Monte Carlo dispersion: n runs with fields drawn from distributions."""
     from gmat_sweep.designs import MonteCarlo
-    from gmat_sweep.grammar import parse_assignments, parse_perturbation
+    from gmat_sweep.grammar import parse_perturbations
 
-    perturb = parse_assignments(perturbs, "--perturb", parse_perturbation)
-    _start(script, MonteCarlo(n, perturb, seed=seed), **options)
+    _start(script, MonteCarlo(n, parse_perturbations(perturbs), seed=seed), **options)
 
 
 @main.command("latin-hypercube")
@@ -419,6 +424,40 @@ def show(out: Path, failed: bool, run_id: int | None) -> None:
         click.echo(describe_failed(out))
     else:
         click.echo(describe_sweep(out))
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("channel")
+@click.option(
+    "--reduce",
+    "how",
+    type=click.Choice(["last", "first", "min", "max", "mean"]),
+    default="last",
+    show_default=True,
+    help="One value per run: its last (first) row, or the channel's min, max or mean.",
+)
+@click.option("--coverage", type=float, default=0.99, show_default=True)
+@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option(
+    "--side", type=click.Choice(["upper", "lower", "two-sided"]), default="upper", show_default=True
+)
+@click.option("--order", type=int, default=None, help="Order statistic (default: the highest).")
+@click.option(
+    "--nan",
+    type=click.Choice(["raise", "omit", "worst"]),
+    default="raise",
+    show_default=True,
+    help="Runs without a value (not ok): refuse, leave out, or count as beyond the bound.",
+)
+@click.option("--report", default=None, help="ReportFile, when the script has several.")
+@_guard
+def stats(out: Path, channel: str, **options: Any) -> None:
+    """CHANNEL's value per run in OUT, summarised, with its Wilks tolerance bound."""
+    from gmat_sweep.analysis.describe import stat_lines
+
+    for line in stat_lines(out, channel, **options):
+        click.echo(line)
 
 
 @main.command()

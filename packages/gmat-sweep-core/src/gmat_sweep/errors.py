@@ -7,6 +7,7 @@ input are raised before any run starts, so nothing already computed is at risk.
 from __future__ import annotations
 
 __all__ = [
+    "AnalysisError",
     "BackendConflictError",
     "BackendError",
     "BackendImportError",
@@ -16,6 +17,7 @@ __all__ = [
     "GmatUnavailableError",
     "ManifestCorruptError",
     "ManifestExistsError",
+    "NotEnoughRunsError",
     "OutputDirError",
     "ParameterError",
     "ResultsTooLargeError",
@@ -119,3 +121,23 @@ class UnknownBackendError(BackendError):
 
 class BackendConflictError(BackendError):
     """Two installed distributions register a backend under the same name."""
+
+
+class AnalysisError(GmatSweepError, ValueError):
+    """A statistic of :mod:`gmat_sweep.analysis` cannot be computed as asked: an unknown
+    channel, a coverage outside (0, 1), missing values with no choice made about them."""
+
+
+class NotEnoughRunsError(AnalysisError):
+    """Too few values for the statistic asked for (a tolerance bound of that coverage,
+    confidence and order).
+
+    Attributes:
+        needed: How many values it needs.
+        got: How many there were.
+    """
+
+    def __init__(self, message: str, *, needed: int, got: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.got = got
