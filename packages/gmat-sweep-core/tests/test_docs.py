@@ -40,11 +40,22 @@ PLUGIN = DOCS / "examples" / "gmat-sweep-example-plugin"
 BIN = Path(sys.executable).parent
 PARALLEL_PAGES = 3
 
+_MPI_RESUME = (
+    'mpirun -n 9 python -m mpi4py.futures "$(command -v gmat-sweep)" resume OUT --backend mpi'
+)
 # Shell blocks that are shown but not run, keyed by page and the block's first line.
 NOT_RUN: dict[tuple[str, str], str] = {
     ("index.md", "pip install gmat-sweep-core"): "installs from the package index",
     ("plugins.md", 'pip install -e ".[test]"'): "installs; test_example_plugin_* does that",
+    ("mpi.md", "pip install gmat-sweep-core gmat-sweep-mpi"): "installs from the package index",
+    ("mpi.md", "mpirun -n 9 python -m mpi4py.futures driver.py        # 1 driver + 8 workers"): (
+        "srun needs Slurm; mpirun under a launcher is the console block that follows, and "
+        "gmat-sweep-mpi's tests run driver scripts under mpirun and in a Slurm allocation"
+    ),
+    ("mpi.md", _MPI_RESUME): "OUT is a placeholder; gmat-sweep-mpi's test_faults.py resumes",
 }
+#: Commands a page's shell blocks may run besides ``gmat-sweep`` (with the page's engine).
+EXTRA_COMMANDS = {"mpi.md": ("mpirun ",)}
 
 SHELL_LANGUAGES = {"bash", "console", "sh", "shell"}
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`\n]*)$")
@@ -96,7 +107,7 @@ def shell_commands(block: Block) -> list[str] | None:
             line = line[2:].strip()
         if not line or line.startswith("#"):
             continue
-        if not line.startswith("gmat-sweep "):
+        if not line.startswith(("gmat-sweep ", *EXTRA_COMMANDS.get(block.page, ()))):
             return None
         commands.append(line)
     return commands
@@ -202,6 +213,11 @@ def page_failures(
         env = _env(gmat)
         if page.name == "plugins.md":  # its examples use the example plugin, installed
             env["PYTHONPATH"] = str(plugin_install[1])
+        if page.name == "mpi.md":  # real Open MPI, as root on loopback
+            from gmat_sweep_mpi.testing import ensure_open_mpi, loopback_env
+
+            ensure_open_mpi()
+            env = loopback_env(env)
         jobs[page.name] = (page, base / page.stem, env)
     with ThreadPoolExecutor(max_workers=PARALLEL_PAGES) as executor:
         futures = {name: executor.submit(run_page, *job) for name, job in jobs.items()}
