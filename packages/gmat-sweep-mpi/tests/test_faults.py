@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -88,8 +88,7 @@ def test_a_killed_worker_rank_ends_the_job_and_resume_finishes_bit_equal(
     kept = _ok_runs(out)
     assert 4 <= len(kept) < len(GRID["Sat.SMA"]), kept
 
-    gmat_sweep_cli = shutil.which("gmat-sweep")
-    assert gmat_sweep_cli
+    gmat_sweep_cli = str(Path(sys.executable).parent / "gmat-sweep")  # this venv's
     resumed = subprocess.run(
         mpirun_command(3, gmat_sweep_cli, "resume", str(out), "--backend", "mpi", "--no-progress"),
         env=env, capture_output=True, text=True, timeout=300,
