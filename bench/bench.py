@@ -42,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 WORKERS = 2
 CASES = ("engine", "overhead", "efficiency", "bootstrap", "scale", "straggler", "slurm-startup")
-POOLS = ("local", "dask", "ray", "slurm")
+POOLS = ("local", "dask", "ray", "slurm", "mpi", "mpi-spawned")
 
 
 # -- helpers used inside the child process --------------------------------------------
@@ -88,6 +88,14 @@ def _pool(kind: str, tmp: Path, reuse: bool = True) -> Iterator[Any]:
             mode="jobs", n_workers=WORKERS, partition=PARTITION, memory_per_worker="1GiB",
             interface="lo", log_directory=str(tmp / "slurm-logs"), reuse_gmat_context=reuse,
         ) as pool:  # fmt: skip
+            yield pool
+    elif kind in ("mpi", "mpi-spawned"):
+        # "mpi": this process is rank 0 of `mpirun -n 3 python -m mpi4py.futures` (the
+        # caller launched it so); "mpi-spawned": the pool spawns its 2 workers.
+        from gmat_sweep_mpi import MPIPool
+
+        spawn = {"workers": WORKERS} if kind == "mpi-spawned" else {}
+        with MPIPool(reuse_gmat_context=reuse, **spawn) as pool:
             yield pool
     else:
         raise SystemExit(f"unknown pool {kind!r}")

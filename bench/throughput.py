@@ -19,7 +19,9 @@ alternate which side goes first, and the median of the pairs is reported with th
   W workers, and the reference gmat-sweep 0.6.0 (its own venv, built on first use in
   ``~/.cache/gmat-sweep/bench-reference-0.6.0``). Mission: ``bench/leo_1h.script``.
 - ``pools``: stand-in GMAT (runs of ~35 ms), 2 workers, each pool started and warmed
-  before the timed sweep; runs/s of Dask, Ray and Slurm (jobs mode) over local's.
+  before the timed sweep; runs/s of Dask, Ray, Slurm (jobs mode) and MPI (``mpi``: the
+  driver as rank 0 of ``mpirun -n 3 python -m mpi4py.futures``; ``mpi-spawned``: two
+  spawned workers) over local's.
 - ``user-dask``: a user's ``LocalCluster(n_workers=16)`` passed in as ``client=``, runs
   that idle 0.5 s in GMAT's place (the stand-in's ``wait`` rule): runs/s over the 32 the
   slots allow, ours and the reference's on the same kind of cluster.
@@ -184,8 +186,15 @@ def _child(name: str, args: dict[str, Any], python: str = sys.executable) -> dic
     with tempfile.TemporaryDirectory(prefix="gmat-sweep-bench-") as tmp:
         payload = json.dumps({**args, "tmp": tmp})
         t0 = time.perf_counter()
-        done = subprocess.run([python, str(Path(__file__).resolve()), "--child", name, payload],
-                              capture_output=True, text=True)  # fmt: skip
+        cmd = [python, str(Path(__file__).resolve()), "--child", name, payload]
+        env = None
+        if str(args.get("pool", "")).startswith("mpi"):  # real Open MPI on loopback
+            from gmat_sweep_mpi.testing import loopback_env, mpirun_command
+
+            env = loopback_env()
+            if args["pool"] == "mpi":  # launched: rank 0 drives, WORKERS ranks run GMAT
+                cmd = mpirun_command(WORKERS + 1, *cmd[1:])
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         spawn_wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"bench child {name} failed:\n{done.stderr[-4000:]}")
