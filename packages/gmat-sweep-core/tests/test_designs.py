@@ -725,7 +725,8 @@ def test_latin_hypercube_errors(bounds: Any, match: str) -> None:
 @pytest.mark.parametrize(
     ("header", "match"),
     [
-        ({"kind": "sobol", "parameters": []}, "unknown design kind 'sobol'.*grid, samples"),
+        ({"kind": "fast", "parameters": []}, "unknown design kind 'fast'.*grid, samples.*morris"),
+        ({"kind": "sobol", "parameters": []}, "malformed \\(KeyError"),
         ({"kind": "grid"}, "the design in the manifest header is malformed"),
         ({"kind": "grid", "parameters": ["A.x"], "values": {}}, "malformed \\(KeyError"),
         (

@@ -131,6 +131,11 @@ BROKEN_POOLS = textwrap.dedent(
             inner = super().submit(specs)
             inner.add_done_callback(lambda f: out.set_result(list(reversed(f.result()))))
             return out
+
+    class ZeroCapacity(LocalPool):
+        @property
+        def capacity(self):
+            return 0
     '''
 )
 
@@ -150,6 +155,9 @@ BROKEN_POOLS = textwrap.dedent(
         ("ReversesABatch", "PoolContractSuite", "whole_and_in_order", "*out of order*"),
         ("AddsAnOverride", "PoolContractSuite", "whole_and_in_order", "*altered the spec*"),
         ("AddsAnOverride", "PoolEquivalenceSuite", "grid", "*no run of the grid sweep ended ok*"),
+        # A bare assert of the kit reports its values: the kit's pytest plugin registers
+        # gmat_sweep.testing for assert rewriting (else only "AssertionError" is shown).
+        ("ZeroCapacity", "PoolContractSuite", "positive_int", "*assert 0 >= 1*"),
     ],
 )
 def test_the_kit_fails_a_broken_pool(

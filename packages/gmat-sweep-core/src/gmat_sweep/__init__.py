@@ -16,7 +16,7 @@ from gmat_sweep._version import __version__
 
 if TYPE_CHECKING:
     from gmat_sweep import analysis
-    from gmat_sweep.api import latin_hypercube, monte_carlo, sweep
+    from gmat_sweep.api import latin_hypercube, monte_carlo, morris, sobol, sweep
     from gmat_sweep.designs import Grid, LatinHypercube, MonteCarlo, Samples
     from gmat_sweep.errors import GmatSweepError
     from gmat_sweep.orchestrator import Sweep
@@ -24,17 +24,22 @@ if TYPE_CHECKING:
     from gmat_sweep.pools.local import DebugPool, LocalJoblibPool, LocalPool
     from gmat_sweep.registry import available_backends, resolve_backend
     from gmat_sweep.results import Results, load_results
+    from gmat_sweep.sensitivity_designs import Morris, Sobol
     from gmat_sweep.spec import RunOutcome, RunSpec, Status
 
 _LAZY = {
     "sweep": "gmat_sweep.api",
     "monte_carlo": "gmat_sweep.api",
     "latin_hypercube": "gmat_sweep.api",
+    "sobol": "gmat_sweep.api",
+    "morris": "gmat_sweep.api",
     "Sweep": "gmat_sweep.orchestrator",
     "Grid": "gmat_sweep.designs",
     "Samples": "gmat_sweep.designs",
     "MonteCarlo": "gmat_sweep.designs",
     "LatinHypercube": "gmat_sweep.designs",
+    "Sobol": "gmat_sweep.sensitivity_designs",
+    "Morris": "gmat_sweep.sensitivity_designs",
     "Pool": "gmat_sweep.pools.base",
     "LocalPool": "gmat_sweep.pools.local",
     "LocalJoblibPool": "gmat_sweep.pools.local",

@@ -1,10 +1,11 @@
-"""The one-call entry points: ``sweep``, ``monte_carlo`` and ``latin_hypercube``.
+"""The one-call entry points: ``sweep``, ``monte_carlo``, ``latin_hypercube``, and the
+sensitivity designs ``sobol`` and ``morris`` (:mod:`gmat_sweep.sensitivity_designs`).
 
 Each builds a design, runs it with :class:`~gmat_sweep.orchestrator.Sweep` and returns
 the DataFrame (index ``(run_id, time)``, one column per report channel, and
 ``__status``), or with ``lazy=True`` the sweep's :class:`~gmat_sweep.results.Results`.
 
-Keyword arguments after the design are the same for all three (:class:`SweepOptions`):
+Keyword arguments after the design are the same for all of them (:class:`SweepOptions`):
 
 - ``backend``: where runs execute: None (all cores here), a backend name (``"local"``,
   ``"dask"``...), a Pool class or a Pool instance; ``backend_options``: constructor
@@ -25,7 +26,7 @@ Keyword arguments after the design are the same for all three (:class:`SweepOpti
 - ``lazy``: return the :class:`~gmat_sweep.results.Results` (a lazy dataset) instead of
   the DataFrame, for sweeps too large for memory.
 
-Raises (all three): :class:`~gmat_sweep.errors.SweepConfigError` subclasses for a bad
+Raises (all of them): :class:`~gmat_sweep.errors.SweepConfigError` subclasses for a bad
 design, script, field, value, retention or ``out``, before any run; ``BackendError`` for
 an unknown or uninstalled backend; :class:`~gmat_sweep.errors.ResultsTooLargeError`
 after the sweep when its DataFrame would not fit in memory (every run is on disk).
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from gmat_sweep.pools.base import Pool
     from gmat_sweep.results import Results
 
-__all__ = ["SweepOptions", "latin_hypercube", "monte_carlo", "sweep"]
+__all__ = ["SweepOptions", "latin_hypercube", "monte_carlo", "morris", "sobol", "sweep"]
 
 PathLike = str | os.PathLike[str]
 
@@ -226,3 +227,101 @@ def latin_hypercube(
     from gmat_sweep.designs import LatinHypercube
 
     return _run(script, LatinHypercube(n, bounds, seed=seed), lazy, options)
+
+
+@overload
+def sobol(
+    script: PathLike,
+    n: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    calc_second_order: bool = ...,
+    lazy: Literal[False] = ...,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame: ...
+@overload
+def sobol(
+    script: PathLike,
+    n: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    calc_second_order: bool = ...,
+    lazy: Literal[True],
+    **options: Unpack[SweepOptions],
+) -> Results: ...
+
+
+def sobol(
+    script: PathLike,
+    n: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = None,
+    *,
+    calc_second_order: bool = False,
+    lazy: bool = False,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame | Results:
+    """Run Saltelli's sample for Sobol' indices of the fields in ``perturb``.
+
+    ``n`` base points (a power of 2) give ``n * (D + 2)`` runs for ``D`` fields, or
+    ``n * (2D + 2)`` with ``calc_second_order``. ``perturb`` maps a field path to
+    ``(lo, hi)`` bounds or a distribution as in :func:`monte_carlo` (no groups).
+    SALib draws the sample (``pip install "gmat-sweep-core[sensitivity]"``); the
+    manifest keeps it, so resume redraws nothing. Analyse the sweep with
+    :func:`gmat_sweep.analysis.sensitivity`. ``lazy`` and the options as in the module
+    docstring.
+    """
+    from gmat_sweep.sensitivity_designs import Sobol
+
+    design = Sobol(n, perturb, seed=seed, calc_second_order=calc_second_order)
+    return _run(script, design, lazy, options)
+
+
+@overload
+def morris(
+    script: PathLike,
+    trajectories: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    levels: int = ...,
+    lazy: Literal[False] = ...,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame: ...
+@overload
+def morris(
+    script: PathLike,
+    trajectories: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = ...,
+    *,
+    levels: int = ...,
+    lazy: Literal[True],
+    **options: Unpack[SweepOptions],
+) -> Results: ...
+
+
+def morris(
+    script: PathLike,
+    trajectories: int,
+    perturb: Mapping[str, Any],
+    seed: int | None = None,
+    *,
+    levels: int = 4,
+    lazy: bool = False,
+    **options: Unpack[SweepOptions],
+) -> pd.DataFrame | Results:
+    """Run Morris' elementary-effects screening of the fields in ``perturb``.
+
+    ``trajectories`` one-at-a-time paths of ``D + 1`` runs each, on a grid of
+    ``levels`` (even) levels per field; ``perturb`` maps a field path to ``(lo, hi)``
+    bounds (or ``("uniform", lo, hi)``). SALib draws the trajectories, as for
+    :func:`sobol`. Analyse with :func:`gmat_sweep.analysis.sensitivity`. ``lazy`` and
+    the options as in the module docstring.
+    """
+    from gmat_sweep.sensitivity_designs import Morris
+
+    design = Morris(trajectories, perturb, seed=seed, levels=levels)
+    return _run(script, design, lazy, options)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gmat_sweep._version import __version__
+from gmat_sweep.cli_sensitivity import add_commands as add_sensitivity_commands
 
 if TYPE_CHECKING:
     from gmat_sweep.designs import Design
@@ -505,6 +506,8 @@ def demo(out: Path, workers: int, no_progress: bool) -> None:
 
     run_demo(out, workers=workers, progress=None if not no_progress else False, echo=click.echo)
 
+
+add_sensitivity_commands(main, _new_sweep_options, _guard, _start)  # sobol, morris, sensitivity
 
 if __name__ == "__main__":
     main()

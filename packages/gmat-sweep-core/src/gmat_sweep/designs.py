@@ -477,6 +477,10 @@ def design_from_header(header: Mapping[str, Any], *, table_path: Path | None = N
             return Grid({p: header["values"][p] for p in names})
         if kind == "samples":
             return _samples_from_header(header, names, table_path)
+        if kind in ("sobol", "morris"):  # tables drawn by SALib: gmat_sweep.sensitivity_designs
+            from gmat_sweep.sensitivity_designs import sensitivity_from_header as from_header
+
+            return from_header(header, table_path)
         if kind in ("monte_carlo", "latin_hypercube"):
             if header.get("seed_scheme") not in (SEED_SCHEME, SEED_SCHEME_GROUPS):
                 raise DesignError(
@@ -490,7 +494,7 @@ def design_from_header(header: Mapping[str, Any], *, table_path: Path | None = N
         raise DesignError(f"the design in the manifest header is malformed ({exc!r}).") from exc
     raise DesignError(
         f"unknown design kind {kind!r} in the manifest header; known kinds: grid, samples, "
-        "monte_carlo, latin_hypercube."
+        "monte_carlo, latin_hypercube, sobol, morris."
     )
 
 

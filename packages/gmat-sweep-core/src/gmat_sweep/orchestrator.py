@@ -365,8 +365,9 @@ class Sweep:
         self._script_copy = script_dir / self.script.name
         shutil.copyfile(self.script, self._script_copy)
         design_header = self.design.to_header()
-        if self.design.kind == "samples":
-            self.design.write_table(self.out / _DESIGN_TABLE)  # type: ignore[attr-defined]
+        write_table = getattr(self.design, "write_table", None)  # Samples, Sobol, Morris
+        if write_table is not None:
+            write_table(self.out / _DESIGN_TABLE)
         header = header_record(
             script_name=self.script.name,
             script_sha256=sha,

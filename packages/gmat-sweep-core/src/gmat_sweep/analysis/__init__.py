@@ -16,6 +16,8 @@ values; runs that did not end ok are reported apart, never counted silently.
 - :func:`failure_probability`, :func:`binomial_interval`: how often a condition holds,
   with an exact (Clopper-Pearson) interval.
 - :func:`convergence`: running mean, standard deviation and standard error over run_id.
+- :func:`sensitivity`, :func:`interactions`: Sobol' and Morris indices of a
+  :func:`~gmat_sweep.sobol` or :func:`~gmat_sweep.morris` sweep (SALib's estimators).
 
 The package imports lazily: ``from gmat_sweep import analysis`` loads neither numpy,
 pandas, pyarrow nor scipy until a function is used.
@@ -27,6 +29,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gmat_sweep.analysis.indices import interactions, sensitivity
     from gmat_sweep.analysis.probability import (
         Probability,
         binomial_interval,
@@ -51,6 +54,8 @@ _LAZY = {
     "binomial_interval": "gmat_sweep.analysis.probability",
     "Probability": "gmat_sweep.analysis.probability",
     "convergence": "gmat_sweep.analysis.running",
+    "sensitivity": "gmat_sweep.analysis.indices",
+    "interactions": "gmat_sweep.analysis.indices",
 }
 
 __all__ = [
@@ -62,10 +67,12 @@ __all__ = [
     "convergence",
     "failure_probability",
     "final",
+    "interactions",
     "parameters",
     "per_run",
     "quantile_label",
     "runs_needed",
+    "sensitivity",
     "tolerance_bound",
 ]
 

@@ -1,4 +1,4 @@
-"""Mission-sequence commands: Propagate, Maneuver and assignments.
+"""Mission-sequence commands: Propagate, Maneuver and assignments (of math: :mod:`._math`).
 
 Each command is a node of a singly linked list, as GMAT's command sequence is
 (``GetNext``), headed by ``NoOp`` and ``BeginMissionSequence``. ``check`` runs
@@ -47,6 +47,7 @@ class RunContext(Protocol):
     """What commands need from the sandbox running them."""
 
     objects: dict[str, GmatBase]
+    initial_epochs: dict[str, float]  # each Spacecraft's epoch when the run started
 
     def publish(self) -> None: ...
 

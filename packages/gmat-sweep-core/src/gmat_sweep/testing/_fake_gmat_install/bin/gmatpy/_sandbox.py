@@ -35,7 +35,7 @@ class Sandbox:
         self._commands = commands
         self._log = log
         self._writers: list[ReportWriter] = []
-        self._initial_epochs: dict[str, float] = {}
+        self.initial_epochs: dict[str, float] = {}
         self._published = False
 
     def published_any(self) -> bool:
@@ -46,7 +46,7 @@ class Sandbox:
         cache: dict[str, dict[str, float]] = {}
         try:
             for writer in self._writers:
-                writer.publish(self.objects, self._initial_epochs, cache)
+                writer.publish(self.objects, self.initial_epochs, cache)
         except (_orbit.OrbitError, KeyError) as exc:
             raise RunFailure(f"a report parameter could not be computed: {exc}") from None
         self._published = True
@@ -66,7 +66,7 @@ class Sandbox:
                     obj.Initialize()
                 except APIException as exc:
                     raise RunFailure(str(exc)) from None
-                self._initial_epochs[obj.name] = obj.epoch
+                self.initial_epochs[obj.name] = obj.epoch
         for obj in self.objects.values():
             if isinstance(obj, ReportFile):
                 refs = [resolve(p, self.objects.get) for p in obj.parameters()]

@@ -3,7 +3,8 @@
 Accepted syntax: ``%`` comments, ``...`` line continuation, ``;``-separated
 statements, ``Create <Type> <Name>[, <Name>...]``, ``[GMAT] <Obj>.<Field> = <value>``
 and ``[GMAT] <Variable> = <number>`` before ``BeginMissionSequence``; after it,
-``Propagate``, ``Maneuver`` and assignments. Every problem is collected as a
+``Propagate``, ``Maneuver`` and assignments, whose right-hand side may be math
+(:mod:`._math`). Every problem is collected as a
 GMAT-style message; any message means the script did not load.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ._base import GmatBase
 from ._commands import Assignment, Command, Maneuver, Propagate, StopCondition
+from ._math import MathAssignment, parse_equation
 from ._params import resolve
 from ._report import ReportFile
 from ._resources import (
@@ -243,6 +245,9 @@ class _Interpreter:
         if split is None:
             raise ValueError(f'"{head}" is not a recognised command')
         obj, name = self._target(split[0])
+        equation = parse_equation(split[1])
+        if equation is not None:
+            return MathAssignment(statement + ";", obj.name, name, equation)
         return Assignment(statement + ";", obj.name, name, parse_literal(split[1]))
 
     def propagate(self, statement: str) -> Command:
