@@ -42,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 WORKERS = 2
 CASES = ("engine", "overhead", "efficiency", "bootstrap", "scale", "straggler", "slurm-startup")
-POOLS = ("local", "dask", "ray", "slurm", "mpi", "mpi-spawned")
+POOLS = ("local", "dask", "dask-tcp", "ray", "slurm", "mpi", "mpi-spawned")
 
 
 # -- helpers used inside the child process --------------------------------------------
@@ -66,10 +66,11 @@ def _pool(kind: str, tmp: Path, reuse: bool = True) -> Iterator[Any]:
 
         with LocalPool(WORKERS, reuse_gmat_context=reuse) as pool:
             yield pool
-    elif kind == "dask":
+    elif kind in ("dask", "dask-tcp"):  # the private LocalCluster: TLS by default
         from gmat_sweep_dask import DaskPool
 
-        with DaskPool(n_workers=WORKERS, reuse_gmat_context=reuse) as pool:
+        tls = {"security": False} if kind == "dask-tcp" else {}
+        with DaskPool(n_workers=WORKERS, reuse_gmat_context=reuse, **tls) as pool:
             yield pool
     elif kind == "ray":
         from gmat_sweep_ray import RayPool

@@ -52,12 +52,23 @@ class DaskPool(Pool):
             ``address`` is given (default: Dask's choice for this machine).
         threads_per_worker: threads per LocalCluster worker (default 1: GMAT runs
             single-threaded, and each thread gets its own GMAT process).
+        security: TLS (mutual, with certificates) between this driver, the scheduler and
+            the workers. For the LocalCluster the pool starts: ``None`` (default) or
+            ``True`` use throwaway certificates made for it (any user of this machine
+            can reach a loopback port, and a Dask scheduler runs the code it is sent);
+            ``False`` is plain TCP. For a cluster at ``address``: ``None`` follows
+            Dask's configuration (``distributed.comm.tls.*``, e.g. from
+            ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``); or give a
+            ``distributed.Security`` or the mapping of its arguments (``{"tls_ca_file":
+            ..., "tls_client_cert": ..., "tls_client_key": ..., "require_encryption":
+            True}``, also as JSON from ``--backend-opt security=...``).
         reuse_gmat_context: keep each worker thread's GMAT process between runs.
         **cluster_kwargs: passed to ``distributed.LocalCluster``.
 
     Raises:
-        ValueError: both ``client`` and ``address``, or cluster options together with
-            an existing cluster.
+        ValueError: both ``client`` and ``address``, cluster options together with an
+            existing cluster, ``security=True`` for a cluster at an address (its
+            certificates are the cluster's), or a ``security`` of another type.
     """
 
     name = "dask"
@@ -70,6 +81,7 @@ class DaskPool(Pool):
         address: str | None = None,
         n_workers: int | None = None,
         threads_per_worker: int = 1,
+        security: Any = None,
         reuse_gmat_context: bool = True,
         **cluster_kwargs: Any,
     ) -> None:
@@ -94,12 +106,18 @@ class DaskPool(Pool):
         self._capacity = 1
         self._capacity_at = float("-inf")
         if client is not None:
+            if security is not None:
+                raise ValueError("DaskPool: security= applies to the Client the pool opens; "
+                                 "a client= passed in already has its own")  # fmt: skip
             self._client = client
             self._where: dict[str, Any] = {"scheduler": str(client.scheduler.address)}
         elif address is not None:
-            self._client = Client(address)  # type: ignore[no-untyped-call]
+            self._client = Client(  # type: ignore[no-untyped-call]
+                address, security=_address_security(security, address)
+            )
             self._where = {"scheduler": address}
         else:
+            cluster_kwargs.setdefault("security", _local_security(security))
             self._cluster = _start_local_cluster(n_workers, threads_per_worker, cluster_kwargs)
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             self._where = {
@@ -163,7 +181,8 @@ class DaskPool(Pool):
                 relay.set_exception(exc)
 
     def options(self) -> Mapping[str, Any]:
-        return {**super().options(), **self._where}
+        tls = str(self._client.scheduler.address).startswith("tls://")
+        return {**super().options(), **self._where, "tls": tls}
 
     def close(self) -> None:
         """Cancel this pool's unfinished tasks; close the Client and cluster it created."""
@@ -184,6 +203,56 @@ class DaskPool(Pool):
 
     def __repr__(self) -> str:
         return f"DaskPool({', '.join(f'{k}={v!r}' for k, v in self._where.items())})"
+
+
+def _local_security(security: Any) -> Any:
+    """``security=`` for the private LocalCluster: TLS with throwaway certificates unless
+    ``False``; a Security or its arguments as given."""
+    if security is None or security is True:
+        return True  # LocalCluster makes the certificates (Security.temporary)
+    if security is False:
+        return None
+    return _as_security(security)
+
+
+def _address_security(security: Any, address: str) -> Any:
+    if security is True:
+        raise ValueError(
+            "DaskPool: security=True makes throwaway certificates for a LocalCluster this "
+            "pool starts; a cluster at an address has its own. Give its CA and a client "
+            "certificate: security={'tls_ca_file': ..., 'tls_client_cert': ..., "
+            "'tls_client_key': ..., 'require_encryption': True}, or a distributed.Security."
+        )
+    if security is None or security is False:
+        import dask
+
+        if address.startswith("tls://") and not dask.config.get("distributed.comm.tls.ca-file"):
+            raise ValueError(
+                f"the scheduler at {address} speaks TLS, and this driver has no certificate "
+                "to show it. Give the cluster's CA and a client certificate signed by it: "
+                "security={'tls_ca_file': CA, 'tls_client_cert': CERT, 'tls_client_key': "
+                "KEY, 'require_encryption': True} (CLI: --backend-opt security='{...}' as "
+                "JSON), or set Dask's distributed.comm.tls.ca-file and "
+                "distributed.comm.tls.client.cert/key (DASK_DISTRIBUTED__COMM__TLS__CA_FILE...)"
+            )
+        return None  # Dask's configuration (distributed.comm.tls.*)
+    return _as_security(security)
+
+
+def _as_security(security: Any) -> Any:
+    from distributed.security import Security
+
+    if isinstance(security, Security):
+        return security
+    if isinstance(security, Mapping):
+        try:
+            return Security(**security)  # type: ignore[no-untyped-call]
+        except TypeError as exc:
+            raise ValueError(f"DaskPool: security={dict(security)!r}: {exc}") from None
+    raise ValueError(
+        "DaskPool: security= takes True, False, a distributed.Security or the mapping of "
+        f"its arguments, not {type(security).__name__}"
+    )
 
 
 def _start_local_cluster(

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["DaskCliCluster"]
+__all__ = ["DaskCliCluster", "write_test_certificates"]
 
 _DASK = str(Path(sys.executable).parent / "dask")
 
@@ -36,11 +36,45 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         process.wait(timeout=10)
 
 
-class DaskCliCluster:
-    """``dask scheduler`` + ``dask worker`` processes on loopback, with GMAT_ROOT set."""
+def write_test_certificates(directory: Path) -> dict[str, str | bool]:
+    """Write a throwaway CA and one certificate signed by it (``ca.pem``, ``cert.pem``,
+    ``key.pem``) into ``directory``; return the ``distributed.Security`` arguments of a
+    client that presents it (the scheduler and workers use the same files)."""
+    from distributed.security import Security
 
-    def __init__(self, workdir: Path, gmat_root: Path) -> None:
+    made = Security.temporary()  # type: ignore[no-untyped-call]
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {"ca.pem": made.tls_ca_file, "cert.pem": made.tls_client_cert,
+             "key.pem": made.tls_client_key}  # fmt: skip
+    for name, text in files.items():
+        (directory / name).write_text(text)
+        (directory / name).chmod(0o600)
+    return {
+        "tls_ca_file": str(directory / "ca.pem"),
+        "tls_client_cert": str(directory / "cert.pem"),
+        "tls_client_key": str(directory / "key.pem"),
+        "require_encryption": True,
+    }
+
+
+class DaskCliCluster:
+    """``dask scheduler`` + ``dask worker`` processes on loopback, with GMAT_ROOT set.
+
+    ``tls``: a folder from :func:`write_test_certificates`; the scheduler then listens
+    on ``tls://`` and requires that certificate of every worker and client.
+    """
+
+    def __init__(self, workdir: Path, gmat_root: Path, tls: Path | None = None) -> None:
         self.workdir = workdir
+        self.tls_args: list[str] = []
+        self.security: dict[str, str | bool] | None = None
+        if tls is not None:
+            self.tls_args = ["--tls-ca-file", str(tls / "ca.pem"), "--tls-cert",
+                             str(tls / "cert.pem"), "--tls-key", str(tls / "key.pem")]  # fmt: skip
+            self.security = {"tls_ca_file": str(tls / "ca.pem"),
+                             "tls_client_cert": str(tls / "cert.pem"),
+                             "tls_client_key": str(tls / "key.pem"),
+                             "require_encryption": True}  # fmt: skip
         self.scheduler_file = workdir / "scheduler.json"
         self.env = {
             **os.environ,
@@ -54,7 +88,8 @@ class DaskCliCluster:
             self.scheduler = subprocess.Popen(
                 [_DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
                  "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
-                 str(self.scheduler_file)],
+                 str(self.scheduler_file),
+                 *(["--protocol", "tls", *self.tls_args] if tls is not None else [])],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -78,7 +113,7 @@ class DaskCliCluster:
         command = [
             _DASK, "worker", self.address, "--host", "127.0.0.1", "--name", f"w{n}",
             "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", "--memory-limit", "1GiB",
-            "--death-timeout", "30", "--nanny" if nanny else "--no-nanny",
+            "--death-timeout", "30", "--nanny" if nanny else "--no-nanny", *self.tls_args,
         ]  # fmt: skip
         if hide:
             mounts = " && ".join(
@@ -96,17 +131,19 @@ class DaskCliCluster:
 
     def wait_for_workers(self, n: int, timeout: float = 60.0) -> None:
         from distributed import Client
+        from distributed.security import Security
 
-        with Client(self.address, timeout=30) as client:  # type: ignore[no-untyped-call]
+        security = Security(**self.security) if self.security else None  # type: ignore[no-untyped-call]
+        with Client(self.address, timeout=30, security=security) as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(n, timeout=timeout)
 
     @classmethod
     @contextlib.contextmanager
     def started(
-        cls, workdir: Path, gmat_root: Path, n_workers: int = 2
+        cls, workdir: Path, gmat_root: Path, n_workers: int = 2, tls: Path | None = None
     ) -> Iterator[DaskCliCluster]:
         """A scheduler and ``n_workers`` workers, ready; everything stopped on exit."""
-        cluster = cls(workdir, gmat_root)
+        cluster = cls(workdir, gmat_root, tls=tls)
         try:
             for _ in range(n_workers):
                 cluster.add_worker()
