@@ -125,6 +125,8 @@ class DaskPool(Pool):
                 "n_workers": len(self._cluster.workers),
                 "threads_per_worker": threads_per_worker,
             }
+        # Read now: a closed Client no longer knows its scheduler.
+        self._tls = str(self._client.scheduler.address).startswith("tls://")
 
     @property
     def client(self) -> Any:
@@ -181,8 +183,7 @@ class DaskPool(Pool):
                 relay.set_exception(exc)
 
     def options(self) -> Mapping[str, Any]:
-        tls = str(self._client.scheduler.address).startswith("tls://")
-        return {**super().options(), **self._where, "tls": tls}
+        return {**super().options(), **self._where, "tls": self._tls}
 
     def close(self) -> None:
         """Cancel this pool's unfinished tasks; close the Client and cluster it created."""
