@@ -7,8 +7,9 @@
 #   scripts/test.sh -k manifest -x    extra arguments go to pytest; the real-GMAT pass is skipped
 #   GMAT_SWEEP_REAL_GMAT=0 scripts/test.sh    skip the real-GMAT pass
 #
-# The tests start real Dask, Ray and a single-node Slurm on 127.0.0.1; Slurm and the real-GMAT
-# build install Debian packages with apt-get when missing (run as root).
+# The tests start real Dask, Ray, a single-node Slurm and Open MPI on 127.0.0.1, and headless
+# Chromium; Slurm, Open MPI, Chromium and the real-GMAT build install Debian packages with
+# apt-get when missing (run as root).
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh"
 echo "==> ruff"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gmat_sweep._version import __version__
 
 if TYPE_CHECKING:
-    from gmat_sweep import analysis
+    from gmat_sweep import analysis, plot
     from gmat_sweep.api import latin_hypercube, monte_carlo, morris, sobol, sweep
     from gmat_sweep.designs import Grid, LatinHypercube, MonteCarlo, Samples
     from gmat_sweep.errors import GmatSweepError
@@ -54,8 +54,8 @@ _LAZY = {
     "GmatSweepError": "gmat_sweep.errors",
 }
 
-#: Subpackages imported on first use (``gmat_sweep.analysis``).
-_SUBPACKAGES = ("analysis",)
+#: Subpackages imported on first use (``gmat_sweep.analysis``, ``gmat_sweep.plot``).
+_SUBPACKAGES = ("analysis", "plot")
 
 __all__ = ["__version__", *sorted([*_LAZY, *_SUBPACKAGES])]
 

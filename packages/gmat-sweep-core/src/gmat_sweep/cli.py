@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gmat_sweep._version import __version__
+from gmat_sweep.cli_pictures import add_commands as add_picture_commands
 from gmat_sweep.cli_sensitivity import add_commands as add_sensitivity_commands
 
 if TYPE_CHECKING:
@@ -508,6 +509,7 @@ def demo(out: Path, workers: int, no_progress: bool) -> None:
 
 
 add_sensitivity_commands(main, _new_sweep_options, _guard, _start)  # sobol, morris, sensitivity
+add_picture_commands(main, _guard)  # plot, report, archive
 
 if __name__ == "__main__":
     main()

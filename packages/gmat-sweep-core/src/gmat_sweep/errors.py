@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnalysisError",
+    "ArchiveError",
     "BackendConflictError",
     "BackendError",
     "BackendImportError",
@@ -20,6 +21,7 @@ __all__ = [
     "NotEnoughRunsError",
     "OutputDirError",
     "ParameterError",
+    "PlotUnavailableError",
     "ResultsTooLargeError",
     "RetentionError",
     "ScriptError",
@@ -141,3 +143,12 @@ class NotEnoughRunsError(AnalysisError):
         super().__init__(message)
         self.needed = needed
         self.got = got
+
+
+class PlotUnavailableError(GmatSweepError, ImportError):
+    """matplotlib, which :mod:`gmat_sweep.plot` and ``gmat-sweep report`` draw with, is not
+    installed (the message has the ``pip install`` line)."""
+
+
+class ArchiveError(GmatSweepError):
+    """``gmat-sweep archive`` refused: the bundle exists already, or cannot be written."""
