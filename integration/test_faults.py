@@ -244,8 +244,14 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
 ) -> None:
     # Every process the driver started on this machine (GMAT hosts, the LocalCluster's
     # workers, the private Ray runtime with its agents, spawned MPI workers) exits within a
-    # few seconds of a SIGKILL of the driver, which runs no cleanup of its own.
+    # few seconds of a SIGKILL of the driver, which runs no cleanup of its own, and what
+    # they had in the temporary directory (attempts' scratch, Dask's working files, Open
+    # MPI's session) goes with them.
     env = dict(os.environ)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env["TMPDIR"] = str(temporary)
+    env.pop("GMAT_SWEEP_SCRATCH", None)  # attempts in the temporary directory, the default
     if shape.startswith("ray"):
         env.update(request.getfixturevalue("ray_env"))
     if shape.startswith("mpi"):
@@ -280,6 +286,11 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
             time.sleep(0.25)
             alive = {p for p in started if _same_process_alive(p)}
         assert not alive, f"still running 10 s after the driver's SIGKILL: {_names(alive)}"
+        deadline = time.monotonic() + 10
+        while os.listdir(temporary) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        left = sorted(str(p.relative_to(temporary)) for p in temporary.rglob("*"))
+        assert not left, f"left in TMPDIR 10 s after the processes were gone: {left[:20]}"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(driver.pid, signal.SIGKILL)

@@ -46,7 +46,7 @@ def test_a_module_that_does_not_load_ends_the_worker_job_with_a_message(
             said = [
                 path.read_text()
                 for path in (tmp_path / "worker-logs").glob("*")
-                if "module load no-such-gmat/0.0 failed on" in path.read_text()
+                if path.is_file() and "module load no-such-gmat/0.0 failed on" in path.read_text()
             ]
             time.sleep(0.5)
         # The job stopped before its worker: nothing ran without GMAT.

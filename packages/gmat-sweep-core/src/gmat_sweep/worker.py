@@ -75,7 +75,8 @@ def scratch_root() -> Path:
 _scripts_lock = threading.Lock()
 _scripts: dict[tuple[str, str], Path] = {}
 _process_dir: list[Path] = []
-_PROCESS_PREFIX = "gmat-sweep-scratch-"
+#: How each process's scratch folder is named: ``<prefix><pid>-<random>``.
+PROCESS_SCRATCH_PREFIX = "gmat-sweep-scratch-"
 
 
 def process_scratch() -> Path:
@@ -92,7 +93,7 @@ def process_scratch() -> Path:
         if not _process_dir:
             root = scratch_root()
             _remove_dead_processes_scratch(root)
-            folder = tempfile.mkdtemp(prefix=f"{_PROCESS_PREFIX}{os.getpid()}-", dir=root)
+            folder = tempfile.mkdtemp(prefix=f"{PROCESS_SCRATCH_PREFIX}{os.getpid()}-", dir=root)
             _process_dir.append(Path(folder))
             atexit.register(remove_process_scratch)
         return _process_dir[0]
@@ -109,11 +110,11 @@ def remove_process_scratch() -> None:
 
 def _remove_dead_processes_scratch(root: Path) -> None:
     try:
-        entries = list(root.glob(f"{_PROCESS_PREFIX}*-*"))
+        entries = list(root.glob(f"{PROCESS_SCRATCH_PREFIX}*-*"))
     except OSError:
         return
     for entry in entries:
-        pid_text = entry.name[len(_PROCESS_PREFIX) :].split("-", 1)[0]
+        pid_text = entry.name[len(PROCESS_SCRATCH_PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit() and not pid_alive(int(pid_text)):
             shutil.rmtree(entry, ignore_errors=True)
 

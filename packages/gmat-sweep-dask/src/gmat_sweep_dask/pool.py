@@ -18,15 +18,18 @@ the same on your own scheduler for that behaviour there.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from gmat_sweep.pools.base import Pool
+from gmat_sweep.reaper import make_private_directory
 from gmat_sweep.spec import RunOutcome, RunSpec
 
 __all__ = ["DaskPool"]
@@ -63,7 +66,9 @@ class DaskPool(Pool):
             ..., "tls_client_cert": ..., "tls_client_key": ..., "require_encryption":
             True}``, also as JSON from ``--backend-opt security=...``).
         reuse_gmat_context: keep each worker thread's GMAT process between runs.
-        **cluster_kwargs: passed to ``distributed.LocalCluster``.
+        **cluster_kwargs: passed to ``distributed.LocalCluster``. Its working files
+            (``local_directory``) go to a private folder removed at close, or by the
+            driver's watchdog if the driver is killed, unless you give one.
 
     Raises:
         ValueError: both ``client`` and ``address``, cluster options together with an
@@ -99,6 +104,7 @@ class DaskPool(Pool):
         from distributed import Client
 
         self._cluster: Any = None
+        self._workdir: Path | None = None
         self._owns_client = client is None
         self._closed = False
         self._lock = threading.Lock()
@@ -118,7 +124,22 @@ class DaskPool(Pool):
             self._where = {"scheduler": address}
         else:
             cluster_kwargs.setdefault("security", _local_security(security))
-            self._cluster = _start_local_cluster(n_workers, threads_per_worker, cluster_kwargs)
+            if "local_directory" not in cluster_kwargs:
+                # The cluster's working files in a folder of this pool's own, removed at
+                # close, or by the watchdog if the driver is killed.
+                self._workdir = make_private_directory("gmat-sweep-dask-")
+                cluster_kwargs["local_directory"] = str(self._workdir)
+                scheduler = {"local_directory": str(self._workdir)}
+                cluster_kwargs["scheduler_kwargs"] = {
+                    **scheduler,
+                    **cluster_kwargs.get("scheduler_kwargs", {}),
+                }
+            try:
+                self._cluster = _start_local_cluster(n_workers, threads_per_worker, cluster_kwargs)
+            except BaseException:
+                if self._workdir is not None:
+                    shutil.rmtree(self._workdir, ignore_errors=True)
+                raise
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
             self._where = {
                 "cluster": "LocalCluster",
@@ -201,6 +222,8 @@ class DaskPool(Pool):
                 self._client.close()
             if self._cluster is not None:
                 self._cluster.close()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"DaskPool({', '.join(f'{k}={v!r}' for k, v in self._where.items())})"

@@ -52,7 +52,39 @@ def _hello() -> int:
     return os.getpid()
 
 
+# Where Open MPI keeps a job's session files (``ompi.<host>.<uid>/jf.<n>``): Open MPI 4
+# reads the first, 5 (PRRTE) the second.
+_SESSION_BASES = ("OMPI_MCA_orte_tmpdir_base", "PRTE_MCA_prte_tmpdir_base")
+# Set by a launcher (mpirun, srun) in the processes it starts.
+_LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE")
+
+
+def _private_session_directory() -> None:
+    """Before MPI starts in a driver no launcher started: Open MPI's session files go to
+    a private folder, removed at exit, or by the watchdog if the driver is killed (MPI's
+    own cleanup never runs then, and its ``ompi.*`` folder would stay in /tmp).
+
+    Does nothing when MPI already runs here, under a launcher (its session is the
+    launcher's), or when the user chose the place.
+    """
+    if "mpi4py.MPI" in sys.modules or any(
+        name in os.environ for name in (*_SESSION_BASES, *_LAUNCHER_VARIABLES)
+    ):
+        return
+    import atexit
+    import shutil
+
+    from gmat_sweep.reaper import make_private_directory
+
+    folder = make_private_directory("gmat-sweep-mpi-")
+    # Registered before MPI is imported, so it runs after mpi4py's MPI_Finalize at exit.
+    atexit.register(shutil.rmtree, folder, True)
+    for name in _SESSION_BASES:
+        os.environ[name] = str(folder)
+
+
 def _load_mpi() -> Any:
+    _private_session_directory()
     try:
         from mpi4py import MPI
     except (ImportError, RuntimeError) as exc:

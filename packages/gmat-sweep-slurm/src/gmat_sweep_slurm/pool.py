@@ -10,6 +10,11 @@ Two modes, chosen from the environment (``mode="auto"``):
   ``maximum`` workers (or a fixed ``n_workers``).
 
 Neither: :class:`SlurmNotFoundError`. Transport is :class:`gmat_sweep_dask.DaskPool`'s.
+
+Both modes speak TLS (mutual, with certificates) by default: the scheduler listens on a
+cluster network that other users of the cluster can reach, and a Dask scheduler runs the
+code it is sent. The pool makes throwaway certificates for itself (see
+:mod:`gmat_sweep_slurm.tls` for how they reach the workers) unless given ``security=``.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from gmat_sweep import reaper
 from gmat_sweep.errors import BackendError
+from gmat_sweep.reaper import make_private_directory
 from gmat_sweep_dask.pool import DaskPool
 from gmat_sweep_slurm.sizing import Sizing, parse_memory, resolve_sizing
+from gmat_sweep_slurm.tls import pool_security, security_on_disk, worker_tls_environment
 
 __all__ = ["SlurmNotFoundError", "SlurmPool", "choose_mode"]
 
@@ -106,7 +112,22 @@ class SlurmPool(DaskPool):
         log_directory: jobs mode: where worker jobs write their Slurm output (default:
             Slurm's, ``slurm-<jobid>.out`` in the driver's working directory).
         python: Python the workers run (default: this one).
+        security: TLS between the driver, the scheduler and the workers. ``None``
+            (default) or ``True``: throwaway certificates made for this pool; ``False``:
+            plain TCP (only on a network no one else can reach); a
+            ``distributed.Security`` or the mapping of its arguments: your site's
+            certificates (give every ``tls_*`` field; its files must be readable on the
+            worker nodes at the same paths).
+        shared_temp_directory: jobs mode: where throwaway certificates are written for
+            the worker jobs to read (a private folder, mode 0700, removed at close); it
+            must be on a filesystem the compute nodes see. Default: ``log_directory`` if
+            given, else the driver's working directory.
         reuse_gmat_context: keep each worker thread's GMAT process between runs.
+
+    Raises:
+        SlurmNotFoundError: ``mode="auto"`` with neither an allocation nor ``sbatch``.
+        ValueError: an unknown mode, both ``n_workers`` and ``minimum``/``maximum``, or
+            a ``security`` that is not True, False, a Security or its arguments.
     """
 
     name = "slurm"
@@ -130,6 +151,8 @@ class SlurmPool(DaskPool):
         interface: str | None = None,
         log_directory: str | None = None,
         python: str | None = None,
+        security: Any = None,
+        shared_temp_directory: str | None = None,
         reuse_gmat_context: bool = True,
     ) -> None:
         if mode not in ("auto", "allocation", "jobs"):
@@ -138,21 +161,29 @@ class SlurmPool(DaskPool):
         reaper.ensure_started()  # the srun step and scheduler must not outlive the driver
         self._srun: subprocess.Popen[bytes] | None = None
         self._srun_log: Path | None = None
+        self._private: list[Path] = []  # removed at close (and by the watchdog if killed)
         self._elastic_threads = 0
         python = python or sys.executable
+        tls = pool_security(security)
         if self.mode == "allocation":
             cluster, details = self._start_in_allocation(
-                workers_per_node, threads_per_worker, memory_per_worker, interface, python
+                workers_per_node, threads_per_worker, memory_per_worker, interface, python, tls
             )
         else:
+            if tls is not None:
+                shared = Path(shared_temp_directory or log_directory or os.getcwd())
+                shared.mkdir(parents=True, exist_ok=True)
+                folder = make_private_directory(".gmat-sweep-tls-", shared)
+                self._private.append(folder)
+                tls = security_on_disk(tls, folder)
             cluster, details = self._start_jobs(
                 workers_per_node, threads_per_worker, memory_per_worker, n_workers, minimum,
                 maximum, partition, account, walltime, prologue, sbatch_directives, interface,
-                log_directory, python,
+                log_directory, python, tls,
             )  # fmt: skip
         from distributed import Client
 
-        client = Client(cluster)  # type: ignore[no-untyped-call]
+        client = Client(cluster, security=tls)  # type: ignore[no-untyped-call]
         super().__init__(client=client, reuse_gmat_context=reuse_gmat_context)
         self._owns_client = True
         self._cluster = cluster
@@ -173,6 +204,7 @@ class SlurmPool(DaskPool):
         memory_per_worker: str | int | None,
         interface: str | None,
         python: str,
+        tls: Any,
     ) -> tuple[Any, dict[str, Any]]:
         from distributed import LocalCluster
 
@@ -182,11 +214,16 @@ class SlurmPool(DaskPool):
             memory_per_worker=memory_per_worker,
         )
         host = _interface_ip(interface)
+        workdir = make_private_directory("gmat-sweep-slurm-")
+        self._private.append(workdir)
         with _every_loss_visible():
             scheduler = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=0, host=host, dashboard_address=f"{host}:0", processes=True
-            )
-        self._srun_log = Path(tempfile.mkstemp(prefix="gmat-sweep-srun-", suffix=".log")[1])
+                n_workers=0, host=host, dashboard_address=f"{host}:0", processes=True,
+                local_directory=str(workdir), security=tls,
+                scheduler_kwargs={"local_directory": str(workdir)},
+                **({"protocol": "tls://"} if tls is not None else {}),
+            )  # fmt: skip
+        self._srun_log = workdir / "srun.log"
         # srun runs no shell, so each task's name is made by a small sh: "slurm-<rank>".
         command = [
             "srun", "--overlap", "--kill-on-bad-exit=0",
@@ -208,7 +245,8 @@ class SlurmPool(DaskPool):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env=srun_environment(os.environ),
+                # Certificates travel in the step's environment, never on its command line.
+                env={**srun_environment(os.environ), **worker_tls_environment(tls)},
             )
         self._elastic_threads = sizing.workers * sizing.threads_per_worker
         details = {
@@ -237,6 +275,7 @@ class SlurmPool(DaskPool):
         interface: str | None,
         log_directory: str | None,
         python: str,
+        tls: Any,
     ) -> tuple[Any, dict[str, Any]]:
         from dask_jobqueue.slurm import SLURMCluster
 
@@ -266,6 +305,7 @@ class SlurmPool(DaskPool):
                 log_directory=log_directory,
                 scheduler_options={"dashboard_address": dashboard},
                 worker_extra_args=["--dashboard-address", dashboard],
+                security=tls,
             )
         sizing = Sizing(
             nodes=0, cpus_per_node=threads * per_job, memory_per_node=memory * per_job,
@@ -340,5 +380,5 @@ class SlurmPool(DaskPool):
                 except subprocess.TimeoutExpired:
                     self._srun.kill()
                     self._srun.wait(timeout=10)
-            if self._srun_log is not None:
-                self._srun_log.unlink(missing_ok=True)
+            for folder in self._private:
+                shutil.rmtree(folder, ignore_errors=True)
