@@ -12,20 +12,27 @@ unless ``--replace-cluster`` is given (then it deletes that cluster first). ``--
 may be anywhere the driver can write; put it on a claim so that it outlives the Pod.
 ``--pvc``/``--mount`` also mount a ReadWriteMany claim on the scheduler and the workers
 (only for files the script names by absolute path, or keep_gmat_files). ``--dry-run``
-prints the DaskCluster resource instead of creating it. If the driver Pod dies, start
-it again with ``--resume``: finished runs are kept.
+prints the resources instead of creating them. If the driver Pod dies, start it again
+with ``--resume``: finished runs are kept.
+
+Before the cluster it creates the NetworkPolicy ``<name>-dask`` (``sweep_network_policy``):
+only the cluster's pods, this driver Pod (label ``app.kubernetes.io/name:
+gmat-sweep-driver``) and the dask-kubernetes operator may connect to the scheduler and
+workers, because a Dask scheduler runs the code it is sent. It deletes the policy after
+the cluster. ``--no-network-policy`` skips it (only in a namespace no one else uses).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from gmat_sweep_dask.kubernetes import sweep_cluster_spec
+from gmat_sweep_dask.kubernetes import sweep_cluster_spec, sweep_network_policy
 
 DELETE_TIMEOUT_S = 300.0
 
@@ -50,7 +57,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replace-cluster", action="store_true", help="delete an existing DaskCluster --name first"
     )  # fmt: skip
-    parser.add_argument("--dry-run", action="store_true", help="print the DaskCluster spec")
+    parser.add_argument(
+        "--no-network-policy", action="store_true",
+        help="do not restrict who may connect to the Dask cluster (a namespace of your own)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the resources (a v1 List) and exit"
+    )
     args = parser.parse_args(argv)
     if (args.pvc is None) != (args.mount is None):
         parser.error("--pvc and --mount go together: give both or neither")
@@ -69,6 +82,41 @@ def cluster_spec(args: argparse.Namespace) -> dict[str, Any]:
         memory=args.memory,
         idle_timeout=args.idle_timeout,
     )
+
+
+def resources(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What the driver creates, in order: the NetworkPolicy (unless --no-network-policy),
+    then the DaskCluster. Raises ValueError from sweep_cluster_spec."""
+    spec = cluster_spec(args)
+    return ([] if args.no_network_policy else [sweep_network_policy(args.name)]) + [spec]
+
+
+@contextlib.contextmanager
+def network_policy(
+    policy: dict[str, Any] | None,
+    namespace: str | None,
+    make: Callable[[dict[str, Any], str | None], Any] | None = None,
+) -> Iterator[None]:
+    """Create ``policy`` (if any) for the body's duration; it is deleted afterwards,
+    whatever ends the body. A leftover policy of the same name (a driver that died) is
+    replaced."""
+    if policy is None:
+        yield
+        return
+    if make is None:
+        from kr8s.objects import NetworkPolicy
+
+        def make(resource: dict[str, Any], ns: str | None) -> Any:
+            return NetworkPolicy(resource, namespace=ns)
+
+    created = make(policy, namespace)
+    if created.exists():
+        created.delete()
+    created.create()
+    try:
+        yield
+    finally:
+        created.delete()
 
 
 def find_cluster(name: str, namespace: str | None) -> Any | None:
@@ -133,11 +181,12 @@ def start_cluster(
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        spec = cluster_spec(args)
+        *policies, spec = resources(args)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     if args.dry_run:
-        print(json.dumps(spec, indent=2))
+        listing = {"apiVersion": "v1", "kind": "List", "items": [*policies, spec]}
+        print(json.dumps(listing, indent=2))
         return
 
     from distributed import Client
@@ -149,15 +198,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Pod deletion, eviction and node drain send SIGTERM: unwind like Ctrl-C, so that the
     # sweep cancels what is in flight and the with-block deletes the cluster.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    cluster = start_cluster(spec, replace=args.replace_cluster, namespace=args.namespace)
-    with cluster, Client(cluster) as client:
-        pool = DaskPool(client=client)
-        if args.resume:
-            frame = Sweep.from_manifest(args.out, backend=pool).resume()
-        else:
-            design = Grid({"Sat.SMA": [6900.0 + 10.0 * i for i in range(100)]})  # edit me
-            frame = Sweep(args.script, design, out=args.out, backend=pool).run()
-        print(frame.groupby(level="run_id").tail(1))
+    with network_policy(policies[0] if policies else None, args.namespace):
+        cluster = start_cluster(spec, replace=args.replace_cluster, namespace=args.namespace)
+        with cluster, Client(cluster) as client:
+            pool = DaskPool(client=client)
+            if args.resume:
+                frame = Sweep.from_manifest(args.out, backend=pool).resume()
+            else:
+                design = Grid({"Sat.SMA": [6900.0 + 10.0 * i for i in range(100)]})  # edit me
+                frame = Sweep(args.script, design, out=args.out, backend=pool).run()
+            print(frame.groupby(level="run_id").tail(1))
 
 
 if __name__ == "__main__":

@@ -424,15 +424,27 @@ def test_an_existing_cluster_stops_the_driver_unless_replaced() -> None:
     assert made["custom_cluster_spec"]["spec"]["idleTimeout"] == 90
 
 
-def test_the_driver_prints_the_spec_it_would_create() -> None:
+def test_the_driver_prints_the_resources_it_would_create() -> None:
     done = subprocess.run(
         [sys.executable, str(RECIPE / "driver.py"), *BASE, "--workers", "4", "--dry-run"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    spec = json.loads(done.stdout)
+    listing = json.loads(done.stdout)
+    assert listing["kind"] == "List"
+    policy, spec = listing["items"]  # the policy first: no moment without it
+    assert policy["kind"] == "NetworkPolicy"
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "dask.org/cluster-name": spec["metadata"]["name"]
+    }
+    kubernetes_validate.validate(policy, K8S_VERSION, True)
     assert spec["spec"]["worker"]["replicas"] == 4
     _check_against_crd(spec)
+    unguarded = subprocess.run(
+        [sys.executable, str(RECIPE / "driver.py"), *BASE, "--dry-run", "--no-network-policy"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert [item["kind"] for item in json.loads(unguarded.stdout)["items"]] == ["DaskCluster"]
     bad = subprocess.run(
         [sys.executable, str(RECIPE / "driver.py"), *BASE, "--name", "1st", "--dry-run"],
         capture_output=True, text=True, timeout=120,

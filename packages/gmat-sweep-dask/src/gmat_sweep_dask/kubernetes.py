@@ -21,7 +21,15 @@ What a sweep needs beyond dask-kubernetes' defaults:
   scheduler and every worker. Runs' outputs come back to the driver over Dask without it;
   it is only for files the script names by absolute path and for ``keep_gmat_files``.
 
-Needs ``pip install 'gmat-sweep-dask[kubernetes]'``.
+Who may connect: a Dask scheduler runs the code it is sent, so :func:`sweep_network_policy`
+gives the NetworkPolicy that lets only the cluster's own pods, its driver and the operator
+reach the scheduler and workers. It is the secure setup with the operator, rather than
+Dask's TLS, because dask-kubernetes writes ``tcp://`` scheduler addresses into the workers'
+environment and into KubeCluster itself, so a TLS-only scheduler cannot be reached by
+either. A NetworkPolicy is enforced only by a network plugin that implements it (Calico,
+Cilium, ...); on others it is accepted and has no effect.
+
+Needs ``pip install 'gmat-sweep-dask[kubernetes]'`` (for :func:`sweep_cluster_spec`).
 """
 
 from __future__ import annotations
@@ -31,7 +39,18 @@ from collections.abc import Mapping
 from itertools import dropwhile
 from typing import Any
 
-__all__ = ["MAX_NAME_LENGTH", "sweep_cluster_spec"]
+__all__ = [
+    "DRIVER_LABELS",
+    "MAX_NAME_LENGTH",
+    "OPERATOR_LABELS",
+    "sweep_cluster_spec",
+    "sweep_network_policy",
+]
+
+#: Labels of the driver Pod (recipes/kubernetes/driver-pod.yaml carries them).
+DRIVER_LABELS: Mapping[str, str] = {"app.kubernetes.io/name": "gmat-sweep-driver"}
+#: Labels of the dask-kubernetes operator's Pod, as its Helm chart sets them by default.
+OPERATOR_LABELS: Mapping[str, str] = {"app.kubernetes.io/name": "dask-kubernetes-operator"}
 
 # Longest cluster name whose derived "<name>-scheduler" Service name fits a DNS-1035 label
 # (63 characters). The other names the operator derives are no tighter: the worker group
@@ -182,3 +201,54 @@ def sweep_cluster_spec(
                     {"name": "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES", "value": "0"},
                 ]
     return spec
+
+
+def sweep_network_policy(
+    name: str,
+    *,
+    driver_labels: Mapping[str, str] = DRIVER_LABELS,
+    operator_labels: Mapping[str, str] = OPERATOR_LABELS,
+) -> dict[str, Any]:
+    """The NetworkPolicy ``<name>-dask``: only these may open connections to the pods of
+    the DaskCluster ``name`` (its scheduler and workers, on any port):
+
+    - the cluster's own pods (workers to the scheduler and to each other);
+    - pods in the same namespace with ``driver_labels`` (the driver);
+    - pods with ``operator_labels`` in any namespace (the operator asks the scheduler
+      whether it is idle, and retires workers when scaling down).
+
+    Everything else is refused, including other Dask clusters in the namespace. Create it
+    in the cluster's namespace before the cluster, and delete it after.
+
+    Raises:
+        ValueError: an unusable cluster name, or empty ``driver_labels`` or
+            ``operator_labels`` (an empty selector would admit every pod).
+    """
+    _check_name(name)
+    if not driver_labels or not operator_labels:
+        raise ValueError(
+            "driver_labels and operator_labels must each name at least one label: an "
+            "empty selector matches every pod, and the policy would admit them all."
+        )
+    own = {"matchLabels": {"dask.org/cluster-name": name}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": f"{name}-dask", "labels": {"dask.org/cluster-name": name}},
+        "spec": {
+            "podSelector": own,
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": own},
+                        {"podSelector": {"matchLabels": dict(driver_labels)}},
+                        {
+                            "namespaceSelector": {},
+                            "podSelector": {"matchLabels": dict(operator_labels)},
+                        },
+                    ]
+                }
+            ],
+        },
+    }
