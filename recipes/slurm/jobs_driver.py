@@ -62,6 +62,10 @@ def main() -> None:
     parser.add_argument("--module", action="append", default=[], help="repeatable")
     parser.add_argument("--gmat-root", default=None, help="GMAT_ROOT on the compute nodes")
     parser.add_argument("--interface", default=None, help="e.g. ib0")
+    parser.add_argument(
+        "--shared-temp-directory", default=None,
+        help="where the worker jobs read the pool's TLS certificates (default: here)",
+    )  # fmt: skip
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
 
@@ -80,6 +84,7 @@ def main() -> None:
         prologue=worker_prologue(args.module, args.gmat_root),
         interface=args.interface,
         sbatch_directives=["--requeue"],
+        shared_temp_directory=args.shared_temp_directory,  # on a filesystem the nodes see
     )
     with pool:
         if args.resume:
