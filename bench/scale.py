@@ -5,6 +5,7 @@ Usage (from the repository root, after ``source scripts/_venv.sh``)::
     python bench/scale.py stand-in          # 20,000 stand-in runs, 2 workers
     python bench/scale.py driver            # 10^6 runs through the driver alone
     python bench/scale.py driver --runs 100000 --record
+    python bench/scale.py streams --pairs 3
 
 - ``stand-in``: a 20,000-run grid on the stand-in GMAT (no run cost beyond its own),
   ``LocalPool(2)``, the example mission coasting one hour (a 61-row report, as in issue
@@ -16,6 +17,9 @@ Usage (from the repository root, after ``source scripts/_venv.sh``)::
   complete at once, each run bringing back a 3-row output: the driver's peak RSS and
   runs/s, reopening and resuming the finished sweep, and how fast the DataFrame of the
   retained rows builds.
+- ``streams``: that driver sweep (100,000 runs unless ``--runs``) with the Monte Carlo
+  draws computed for whole chunks (:mod:`gmat_sweep.streams`) against numpy's own
+  SeedSequence/PCG64 per run, in alternating pairs (``--pairs``): the ratio of runs/s.
 
 Each step runs in a fresh interpreter (peak RSS is ``ru_maxrss`` of that interpreter).
 """
@@ -70,6 +74,11 @@ def child_stand_in(args: dict[str, Any]) -> dict[str, Any]:
 
 def child_driver(args: dict[str, Any]) -> dict[str, Any]:
     from concurrent.futures import Future
+
+    if args.get("numpy_streams"):
+        from gmat_sweep import streams
+
+        streams._checked.update(uniforms=False, seeds=False)  # numpy's per-run path
 
     import pandas as pd
 
@@ -185,10 +194,34 @@ def figure(kind: str, n: int) -> list[tuple[str, str]]:
     return rows
 
 
+def streams_figure(n: int, pairs: int) -> list[tuple[str, str]]:
+    """Runs/s with chunked draws over runs/s with numpy's per-run draws, alternating."""
+    ratios = []
+    for pair in range(pairs):
+        walls: dict[bool, float] = {}
+        for numpy_streams in (False, True) if pair % 2 == 0 else (True, False):
+            tmp = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-scale-"))
+            try:
+                args = {"n": n, "out": str(tmp / "out"), "numpy_streams": numpy_streams}
+                walls[numpy_streams] = _child("driver", args)["wall_s"]
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        ratios.append(walls[True] / walls[False])
+    listed = ", ".join(f"{r:.3f}" for r in ratios)
+    median = sorted(ratios)[len(ratios) // 2]
+    return [
+        (
+            f"driver, {n} runs: runs/s with chunked draws / with numpy's per-run draws",
+            f"median {median:.3f} ({listed})",
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("figures", nargs="+", choices=["stand-in", "driver"])
+    parser.add_argument("figures", nargs="+", choices=["stand-in", "driver", "streams"])
     parser.add_argument("--runs", type=int, default=None, help="override the run count")
+    parser.add_argument("--pairs", type=int, default=3, help="streams: alternating pairs")
     parser.add_argument("--record", action="store_true")
     if "--child" in sys.argv:
         name, payload = sys.argv[2], sys.argv[3]
@@ -197,6 +230,9 @@ def main() -> None:
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
     for kind in args.figures:
+        if kind == "streams":
+            rows += streams_figure(args.runs or 100_000, args.pairs)
+            continue
         n = args.runs or (20_000 if kind == "stand-in" else 1_000_000)
         rows += figure(kind, n)
     sys.path.insert(0, str(HERE))

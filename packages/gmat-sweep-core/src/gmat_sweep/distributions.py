@@ -57,23 +57,21 @@ def _numpy_draw(seed: int, run_id: int, key: int | None) -> float | int:
 
 
 def _draws(seed: int, a: int, b: int, key: int | None) -> npt.NDArray[Any]:
-    """Runs ``a..b-1``: uniforms of the parameter with ``key``, or run seeds (key None)."""
-    import numpy as np
+    """Runs ``a..b-1``: uniforms of the parameter with ``key``, or run seeds (key None);
+    each equal to :func:`_numpy_draw`'s, computed for the whole range at once."""
+    from gmat_sweep.streams import run_seeds, run_uniforms
 
-    values = [_numpy_draw(seed, i, key) for i in range(a, b)]
-    return np.array(values, dtype=np.uint64 if key is None else np.float64)
+    if key is None:
+        return run_seeds(seed, a, b)
+    return run_uniforms(seed, a, b, key)[:, 0]
 
 
 def _uniform_rows(seed: int, a: int, b: int, key: int, k: int) -> npt.NDArray[np.float64]:
     """Runs ``a..b-1`` of the stream ``key``: the first ``k`` ``random()`` of each, one row
     per run (row ``j`` is run ``a + j``; its first value is :func:`_draws`' value)."""
-    import numpy as np
+    from gmat_sweep.streams import run_uniforms
 
-    rows = np.empty((b - a, k), dtype=np.float64)
-    for j, i in enumerate(range(a, b)):
-        ss = np.random.SeedSequence(entropy=seed, spawn_key=(i, key))
-        rows[j] = np.random.default_rng(ss).random(k)
-    return rows
+    return run_uniforms(seed, a, b, key, k)
 
 
 # --- validation helpers --------------------------------------------------------------
