@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from gmat_sweep.cli_options import reduce_option, report_option
+
 __all__ = ["PLOT_KINDS", "add_commands"]
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -27,7 +29,6 @@ PLOT_KINDS = {
     "convergence": "1",
     "failures": "0",
 }
-_REDUCE = click.Choice(["last", "first", "min", "max", "mean"])
 
 
 def draw(out: Path, what: str, options: dict[str, Any]) -> Any:
@@ -113,14 +114,7 @@ def add_commands(main: click.Group, guard: Decorator) -> None:
         metavar="NAME",
         help="pairs, failures: parameters to draw (repeatable); heatmap: x then y.",
     )
-    @click.option(
-        "--reduce",
-        "how",
-        type=_REDUCE,
-        default="last",
-        show_default=True,
-        help="One value per run: its last (first) row, or the min, max or mean.",
-    )
+    @reduce_option
     @click.option(
         "--quantiles",
         default="0.01,0.25,0.5,0.75,0.99",
@@ -160,7 +154,7 @@ def add_commands(main: click.Group, guard: Decorator) -> None:
         metavar="NAME=VALUE",
         help="heatmap: fix another parameter of the grid (repeatable).",
     )
-    @click.option("--report", default=None, help="ReportFile, when the script has several.")
+    @report_option
     @click.option("--dpi", type=float, default=100, show_default=True, help="PNG resolution.")
     @guard
     def plot_command(out: Path, what: str, output: Path, dpi: float, **options: Any) -> None:
@@ -190,7 +184,7 @@ def add_commands(main: click.Group, guard: Decorator) -> None:
         metavar="NAME",
         help="Channels to draw (repeatable; default: those that differ between runs).",
     )
-    @click.option("--report", default=None, help="ReportFile, when the script has several.")
+    @report_option
     @click.option(
         "--coverage",
         type=float,

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from gmat_sweep.cli_options import reduce_option, report_option
+
 __all__ = ["add_commands", "parse_sensitivity_bounds"]
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -103,19 +105,12 @@ def add_commands(
     @main.command("sensitivity")
     @click.argument("out", type=click.Path(path_type=Path))
     @click.argument("channel")
-    @click.option(
-        "--reduce",
-        "how",
-        type=click.Choice(["last", "first", "min", "max", "mean"]),
-        default="last",
-        show_default=True,
-        help="One value per run: its last (first) row, or the channel's min, max or mean.",
-    )
+    @reduce_option
     @click.option("--conf-level", type=float, default=0.95, show_default=True)
     @click.option("--resamples", "num_resamples", type=int, default=100, show_default=True,
                   help="Bootstrap resamples for the confidence intervals.")  # fmt: skip
     @click.option("--seed", type=int, default=None, help="Bootstrap seed (default: the design's).")
-    @click.option("--report", default=None, help="ReportFile, when the script has several.")
+    @report_option
     @guard
     def sensitivity(out: Path, channel: str, **options: Any) -> None:
         """Sobol' or Morris indices of CHANNEL in the sweep in OUT."""
