@@ -8,16 +8,33 @@ runs' scratch (``GMAT_SWEEP_SCRATCH``: each attempt's GMAT working directory, sc
 written for workers). Processes the tests kill on purpose (drivers, Dask and Ray workers)
 cannot clean up after themselves, and nothing a test starts may outlive it.
 
+A session that leaves strays in the repository root or a working directory inside it (a
+sweep's default ``gmat-sweep-<timestamp>`` out, a ``slurm-<job>.out``, Dask's scratch)
+fails, naming them: they belong in ``tmp_path``.
+
 Nested sessions (``pytester``'s subprocess runs) inherit the outer session's folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
+
+_REPO = Path(__file__).resolve().parent
+# What a test that forgot its own folder leaves in the directory pytest runs in: a sweep's
+# default ``gmat-sweep-<timestamp>`` out, a Slurm job's default output, Dask's scratch.
+_STRAYS = (
+    "gmat-sweep-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9]*",
+    "slurm-*.out",
+    "dask-scratch-space",
+    "dask-worker-space",
+)
 
 _SESSION = "GMAT_SWEEP_TEST_SESSION_TMP"
 _SCRATCH = "GMAT_SWEEP_SCRATCH"
@@ -35,6 +52,39 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(_SCRATCH, scratch)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
     config.stash[_session_key] = (folder, saved)
+    config.stash[_strays_key] = _strays()
+
+
+def _strays() -> set[str]:
+    """Entries named like a stray in the repository root, and in the working directory
+    when it is inside the repository (elsewhere, e.g. /tmp, others may leave them)."""
+    found = set()
+    cwd = Path.cwd().resolve()
+    for where in {_REPO, *([cwd] if cwd.is_relative_to(_REPO) else [])}:
+        with contextlib.suppress(OSError):
+            for entry in where.iterdir():
+                if any(fnmatch.fnmatch(entry.name, pattern) for pattern in _STRAYS):
+                    found.add(str(entry))
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when tests left strays in the repository or working directory
+    (they belong in ``tmp_path``); they are named, and left for whoever reads them."""
+    before = session.config.stash.get(_strays_key, None)
+    if before is None:
+        return
+    new = sorted(_strays() - before)
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (
+            "tests left these behind (a sweep without out=, a Slurm job without --output, "
+            "Dask's scratch in the working directory?): " + ", ".join(new)
+        )
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_line(f"ERROR: {message}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -52,3 +102,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _session_key = pytest.StashKey[tuple[str, dict[str, str | None]]]()
+_strays_key = pytest.StashKey[set[str]]()

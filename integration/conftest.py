@@ -11,7 +11,11 @@ a Slurm allocation, in processes of their own: see test_equivalence.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +102,58 @@ def slurm_jobs_options() -> dict[str, Any]:
         # Inside the test cluster's own directory, removed with it.
         "log_directory": str(Path(os.environ["SLURM_CONF"]).parent / "worker-logs"),
     }  # fmt: skip
+
+
+# -- drivers in sessions of their own ----------------------------------------------------
+
+
+def _identity(pid: int) -> tuple[int, str] | None:
+    from gmat_sweep.processes import process_stat
+
+    stat = process_stat(pid)
+    return None if stat is None else (pid, stat[1])
+
+
+def _in_group(pgid: int) -> set[tuple[int, str]]:
+    """Live processes of process group ``pgid`` (read from /proc)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            found.add((int(entry), fields[19]))
+    return found
+
+
+def end_driver_session(
+    driver: subprocess.Popen[bytes], started: set[tuple[int, str]], timeout: float = 30.0
+) -> None:
+    """SIGKILL whatever is left of a driver started with ``start_new_session=True``: its
+    process group, and ``started`` (its descendants, read while it ran, for those that left
+    the group); return once every one of them is gone.
+
+    Raises:
+        AssertionError: some are still running after ``timeout`` seconds.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(driver.pid, signal.SIGKILL)
+    if driver.poll() is None:
+        driver.wait(timeout=timeout)
+    doomed = started | _in_group(driver.pid)
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = {p for p in doomed if _identity(p[0]) == p} | _in_group(driver.pid)
+        for pid, _ in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if not alive:
+            return
+        assert time.monotonic() < deadline, f"still running {timeout:.0f} s after SIGKILL: {alive}"
+        time.sleep(0.1)
 
 
 # -- engines ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -24,10 +23,11 @@ from gmat_sweep.designs import Grid
 from gmat_sweep.manifest import Manifest
 from gmat_sweep.orchestrator import Sweep
 from gmat_sweep.pools.local import LocalPool
+from gmat_sweep.processes import descendants
 from gmat_sweep.testing import assert_sweeps_equal, kit_gmat_root, kit_script
 from gmat_sweep.testing.suites import _reference_sweep, reference_design
 
-from .conftest import SHAPES, BackendShape, make_pool
+from .conftest import SHAPES, BackendShape, end_driver_session, make_pool
 
 KINDS = ("grid", "monte_carlo", "latin_hypercube")
 ONE_RUN = Grid({"Sat.SMA": [7050.0]})
@@ -77,7 +77,8 @@ def test_slurm_allocation_mode_gives_the_local_answer(slurm: Path, tmp_path: Pat
     batch.write_text(
         "#!/bin/bash\n#SBATCH --nodes=1 --ntasks=1 --cpus-per-task=2 --mem=4G\n"
         f"#SBATCH --output={tmp_path}/driver.log\n"
-        f"export GMAT_ROOT={kit_gmat_root()}\nexec {sys.executable} {driver}\n"
+        f"export GMAT_ROOT={kit_gmat_root()}\n{sys.executable} {driver}\n"
+        'echo "gmat-sweep driver exited $?"\n'  # Slurm may forget the job's ExitCode soon
     )
     job = subprocess.run(["sbatch", "--parsable", str(batch)], capture_output=True, text=True,
                          check=True).stdout.strip().split(";")[0]  # fmt: skip
@@ -88,6 +89,7 @@ def test_slurm_allocation_mode_gives_the_local_answer(slurm: Path, tmp_path: Pat
             break
         time.sleep(1)
     log = (tmp_path / "driver.log").read_text() if (tmp_path / "driver.log").exists() else ""
+    assert "gmat-sweep driver exited 0\n" in log, log[-3000:]
     for kind, out in outs.items():
         assert (out / "manifest.jsonl").exists(), f"{kind} did not run:\n{log[-3000:]}"
         assert_sweeps_equal(out, _reference_sweep(kind))
@@ -164,14 +166,20 @@ def test_killed_on_dask_resumed_on_ray_after_moving_the_directory(
     # Commit every wake-up's runs at once, so the kill lands between committed groups.
     env = {**os.environ, "GMAT_SWEEP_COMMIT_WINDOW_S": "0"}
     driver = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, env=env)
-    manifest = first / "manifest.jsonl"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and driver.poll() is None:
-        if manifest.exists() and manifest.read_text().count('"kind":"run"') >= 8:
-            break
-        time.sleep(0.05)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the LocalCluster it started
-    driver.wait(timeout=60)
+    started: set[tuple[int, str]] = set()
+    try:
+        manifest = first / "manifest.jsonl"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and driver.poll() is None:
+            if manifest.exists() and manifest.read_text().count('"kind":"run"') >= 8:
+                break
+            time.sleep(0.05)
+        started = descendants(driver.pid)  # the LocalCluster's nannies and workers...
+        killed_running = driver.poll() is None
+    finally:
+        # The driver and the LocalCluster it started, all gone before the directory moves.
+        end_driver_session(driver, started)
+    assert killed_running, "the driver ended before it was killed"
     finished = len(list(Manifest.load(first).run_entries()))
     assert 0 < finished < 32, f"the driver was not killed mid-sweep ({finished} runs)"
     moved = tmp_path / "elsewhere" / "mc"

@@ -29,6 +29,8 @@ from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 from gmat_sweep.pools.local import LocalPool
 from gmat_sweep.testing import FakeGmatRule, kit_script, make_fake_gmat_install
 
+from .conftest import end_driver_session
+
 GRID = Grid({"Sat.SMA": [6900.0 + 20 * i for i in range(24)]})
 
 
@@ -112,17 +114,26 @@ def test_driver_killed_at_a_random_point_loses_nothing(
             start_new_session=True,
             env={**os.environ, **_COMMIT_AT_ONCE},
         )
-    # Somewhere between the first finished run and the end of the sweep.
-    manifest = out / MANIFEST_NAME
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (
-        manifest.exists() and '"kind":"run"' in manifest.read_text()
-    ):
-        time.sleep(0.01)
-    time.sleep(random.Random(seed).uniform(0.0, 0.3))
-    landed_mid_sweep = driver.poll() is None
-    driver.send_signal(sig)
-    driver.wait(timeout=120)
+    started: set[tuple[int, str]] = set()
+    try:
+        # Somewhere between the first finished run and the end of the sweep.
+        manifest = out / MANIFEST_NAME
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            manifest.exists() and '"kind":"run"' in manifest.read_text()
+        ):
+            time.sleep(0.01)
+        # A random point after that (a delay, not an ordering: the checks below find out
+        # whether the signal landed mid-sweep).
+        time.sleep(random.Random(seed).uniform(0.0, 0.3))
+        started = _descendants_of(driver.pid)  # its loky workers, their GMAT hosts...
+        landed_mid_sweep = driver.poll() is None
+        driver.send_signal(sig)
+        driver.wait(timeout=120)
+    finally:
+        # The driver signalled, or a failed step above: nothing it started may still write
+        # into ``out`` while the resume runs, nor outlive the test.
+        end_driver_session(driver, started)
     assert landed_mid_sweep, "the sweep finished before the signal; the test proved nothing"
     if sig == signal.SIGINT and driver.returncode != 0:
         stderr = log.read_text()
@@ -270,6 +281,7 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
         [sys.executable, "-c", code], env={**env, **_COMMIT_AT_ONCE}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
+    started: set[tuple[int, str]] = set()
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not _committed_runs(out):
@@ -292,9 +304,7 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
         left = sorted(str(p.relative_to(temporary)) for p in temporary.rglob("*"))
         assert not left, f"left in TMPDIR 10 s after the processes were gone: {left[:20]}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
+        end_driver_session(driver, started)
 
 
 def _committed_runs(out: Path) -> int:

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from gmat_sweep.testing import FakeGmatRule, make_fake_gmat_install
+from gmat_sweep.processes import process_stat
+from gmat_sweep.testing import FakeGmatRule, hung_processes, make_fake_gmat_install
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "sample.script"
@@ -181,6 +182,7 @@ def test_hang_rule_never_returns_and_rules_match_only_their_values(tmp_path: Pat
         tmp_path / "g", rules=[FakeGmatRule(when={"Probe.SMA": 7000.0}, action="hang")]
     )
     assert _run_sample(root, tmp_path / "a").returncode == 0  # SMA 8000: not this rule
+    assert hung_processes(root) == []
     with pytest.raises(subprocess.TimeoutExpired):
         _run_python(
             root,
@@ -192,6 +194,31 @@ def test_hang_rule_never_returns_and_rules_match_only_their_values(tmp_path: Pat
             """,
             timeout=5.0,
         )
+    # The hung process said who it was; subprocess.run killed it on the timeout.
+    [(pid, start)] = hung_processes(root)
+    assert start and process_stat(pid) is None, (pid, start, process_stat(pid))
+
+
+def test_gate_rule_runs_once_its_file_exists_and_fails_saying_so_if_it_never_does(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"
+    root = make_fake_gmat_install(
+        tmp_path / "g", rules=[FakeGmatRule(when={}, action="gate", path=gate, seconds=0.5)]
+    )
+    done = _run_sample(root, tmp_path / "closed")
+    assert done.returncode != 0 and "GmatRunError" in done.stderr
+    log = (tmp_path / "closed" / "GmatLog.txt").read_text()
+    assert f"the gate {gate} did not open within 0.5 s" in log, log
+    gate.touch()
+    done = _run_sample(root, tmp_path / "open")
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(ValueError, match="a gate needs one"):
+        FakeGmatRule(action="gate", seconds=1.0)
+    with pytest.raises(ValueError, match="needs seconds > 0"):
+        FakeGmatRule(action="gate", path=gate)
+    with pytest.raises(ValueError, match='is for action="gate"'):
+        FakeGmatRule(action="wait", seconds=1.0, path=gate)
 
 
 def test_install_refuses_a_directory_that_is_not_a_stand_in(tmp_path: Path) -> None:

@@ -136,6 +136,76 @@ BROKEN_POOLS = textwrap.dedent(
         @property
         def capacity(self):
             return 0
+
+
+    class TrueCapacity(LocalPool):
+        """A bool where an int is due (True == 1, but not a count of slots)."""
+        @property
+        def capacity(self):
+            return True
+
+
+    class HidesTimeout(LocalPool):
+        """Reports a timed-out run as failed."""
+        def submit(self, specs):
+            def hide(o):
+                return replace(o, status=Status.FAILED) if o.status is Status.TIMEOUT else o
+            return _relay(super().submit(specs), hide)
+
+
+    class DropsTheTimeout(LocalPool):
+        """Ships the specs without their per-run timeout: a hanging run never ends."""
+        def submit(self, specs):
+            return super().submit([replace(s, timeout=None) for s in specs])
+
+
+    class LeavesGmatRunning(LocalPool):
+        """Answers a hanging run with a timeout outcome, and leaves its GMAT running (until
+        close, so that nothing outlives the test)."""
+        def submit(self, specs):
+            import subprocess, sys, tempfile, time
+            from gmat_sweep.spec import applied_digest
+            from gmat_sweep.testing import hung_processes, kit_gmat_root
+
+            [spec] = specs
+            before = len(hung_processes(kit_gmat_root()))
+            code = (
+                "import gmat_run; m = gmat_run.Mission.load(%r); m['Sat.SMA'] = %r; "
+                "m.run(working_dir=%r)"
+            ) % (spec.script, spec.overrides["Sat.SMA"], tempfile.mkdtemp())
+            self.__dict__["left"] = subprocess.Popen([sys.executable, "-c", code])
+            while len(hung_processes(kit_gmat_root())) == before:
+                time.sleep(0.05)
+            out = Future()
+            out.set_result([RunOutcome(run_id=spec.run_id, attempt=spec.attempt,
+                                       status=Status.TIMEOUT, applied=applied_digest(spec))])
+            return out
+
+        def close(self):
+            left = self.__dict__.get("left")
+            if left is not None:
+                left.kill()
+                left.wait()
+            super().close()
+
+
+    class RepeatsAnOutcome(LocalPool):
+        """Resolves a batch's future with its last outcome given twice."""
+        def submit(self, specs):
+            out = Future()
+            inner = super().submit(specs)
+            inner.add_done_callback(lambda f: out.set_result(f.result() + f.result()[-1:]))
+            return out
+
+
+    class ReturnsTheFirstBatchAgain(LocalPool):
+        """Hands a batch the future of the first batch of its size it was given (the
+        outcomes of other runs, the right number of them)."""
+        def submit(self, specs):
+            first = self.__dict__.setdefault("first", {})
+            if len(specs) not in first:
+                first[len(specs)] = super().submit(specs)
+            return first[len(specs)]
     '''
 )
 
@@ -158,6 +228,32 @@ BROKEN_POOLS = textwrap.dedent(
         # A bare assert of the kit reports its values: the kit's pytest plugin registers
         # gmat_sweep.testing for assert rewriting (else only "AssertionError" is shown).
         ("ZeroCapacity", "PoolContractSuite", "positive_int", "*assert 0 >= 1*"),
+        ("TrueCapacity", "PoolContractSuite", "positive_int", "*isinstance(True, bool)*"),
+        ("HidesTimeout", "PoolContractSuite", "timeout", "*Status.FAILED*is*Status.TIMEOUT*"),
+        (
+            "DropsTheTimeout",
+            "PoolContractSuite",
+            "timeout",
+            "*1 of 1 submitted batches never completed within 10 s (runs ??0??)*",
+        ),
+        (
+            "LeavesGmatRunning",
+            "PoolContractSuite",
+            "timeout",
+            "*the GMAT process of the timed-out run still runs 5 s after its outcome*",
+        ),
+        (
+            "RepeatsAnOutcome",
+            "PoolContractSuite",
+            "whole_and_in_order",
+            "*the future of a batch of 1 runs resolved to*not a list of one RunOutcome per run*",
+        ),
+        (
+            "ReturnsTheFirstBatchAgain",
+            "PoolContractSuite",
+            "whole_and_in_order",
+            "*run 30 attempt 1 came back as run 0 attempt 1: outcomes out of order or mixed up*",
+        ),
     ],
 )
 def test_the_kit_fails_a_broken_pool(

@@ -22,7 +22,7 @@ from pandas.testing import assert_frame_equal
 
 from gmat_sweep import LocalPool, Sweep, load_results, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
-from gmat_sweep.spec import RunOutcome, RunSpec
+from gmat_sweep.spec import RunOutcome, RunSpec, run_dir_name
 from gmat_sweep.testing import kit_script
 
 SCRIPT = kit_script()
@@ -161,17 +161,70 @@ class AlwaysLost(LocalPool):
         return lost
 
 
-def test_a_run_lost_more_than_max_retries_stays_lost(gmat: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_retries", [0, 1, 3])
+def test_a_run_lost_more_than_max_retries_stays_lost(
+    gmat: Path, tmp_path: Path, max_retries: int
+) -> None:
     with AlwaysLost(1) as pool, pytest.warns(UserWarning, match="1 lost"):
         df = sweep(
-            SCRIPT, grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp_path / "o", max_retries=1
-        )
+            SCRIPT, grid={"Sat.SMA": [7000.0]}, backend=pool, out=tmp_path / "o",
+            max_retries=max_retries,
+        )  # fmt: skip
     assert df["__status"].tolist() == ["lost"]
-    assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == [1, 2]
+    tries = max_retries + 1  # the first attempt and max_retries more; 0: no retry at all
+    assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == list(range(1, tries + 1))
+    assert {r["status"] for r in _run_lines(tmp_path / "o")} == {"lost"}
     # max_retries counts per session: a resume retries the lost run again.
     with AlwaysLost(1) as pool, pytest.warns(UserWarning, match="1 lost"):
-        Sweep.from_manifest(tmp_path / "o", backend=pool, max_retries=1).resume()
-    assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == [1, 2, 3, 4]
+        Sweep.from_manifest(tmp_path / "o", backend=pool, max_retries=max_retries).resume()
+    assert [r["attempt"] for r in _run_lines(tmp_path / "o")] == list(range(1, 2 * tries + 1))
+
+
+class RunsThenLoses(LocalPool):
+    """Runs each first attempt to its end (GMAT's files written into ``out/runs/<id>``, the
+    outcome with its outputs made), then reports the batch lost: a worker that died while
+    sending its answer back."""
+
+    ran_before_lost: list[tuple[int, str, bool]]
+
+    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
+        inner = super().submit(specs)
+        if all(s.attempt > 1 for s in specs):
+            return inner
+        lost: Future[list[RunOutcome]] = Future()
+
+        def lose(done: Future[list[RunOutcome]]) -> None:
+            self.ran_before_lost += [
+                (o.run_id, o.status.value, bool(o.tables)) for o in done.result()
+            ]
+            lost.set_exception(ConnectionError("worker lost while sending its outcomes"))
+
+        inner.add_done_callback(lose)
+        return lost
+
+
+def test_a_run_lost_after_its_outputs_were_written_is_kept_once(gmat: Path, tmp_path: Path) -> None:
+    grid = {"Sat.SMA": [7000.0, 7100.0, 7200.0]}
+    with RunsThenLoses(2) as pool:
+        pool.ran_before_lost = []
+        df = sweep(SCRIPT, grid=grid, backend=pool, out=tmp_path / "o", keep_gmat_files=True)
+    # Every first attempt did run to its end, outputs made, before it was reported lost.
+    assert sorted(pool.ran_before_lost) == [(i, "ok", True) for i in range(3)]
+    runs = _run_lines(tmp_path / "o")
+    assert sorted((r["run_id"], r["attempt"], r["status"]) for r in runs) == [
+        (i, attempt, status) for i in range(3) for attempt, status in ((1, "lost"), (2, "ok"))
+    ]
+    with LocalPool(2) as pool:
+        reference = sweep(SCRIPT, grid=grid, backend=pool, out=tmp_path / "ref")
+    # One copy of each run's rows, in the DataFrame returned and in the dataset on disk.
+    assert_frame_equal(df, reference, check_exact=True)
+    assert_frame_equal(load_results(tmp_path / "o"), reference, check_exact=True)
+    # GMAT's own files: one folder per run (the later attempt's replaced the lost one's),
+    # nothing half-moved left beside them.
+    runs = tmp_path / "o" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == [run_dir_name(i) for i in range(3)]
+    for run_id in range(3):
+        assert (runs / run_dir_name(run_id) / "GmatLog.txt").is_file()
 
 
 def test_a_moved_sweep_resumes_on_another_backend(gmat: Path, tmp_path: Path) -> None:
@@ -218,3 +271,29 @@ def test_resume_with_nothing_left_runs_nothing(gmat: Path, tmp_path: Path) -> No
     again = Sweep.from_manifest(tmp_path / "o").resume()
     assert_frame_equal(first, again, check_exact=True)
     assert len(_run_lines(tmp_path / "o")) == lines_before
+
+
+def test_a_last_line_without_its_newline_is_rerun_and_the_frame_matches_the_disk(
+    gmat: Path, tmp_path: Path
+) -> None:
+    """Issue 17's reproduction: the driver died between a record and its newline. The
+    group it closed does not count, resume reruns it, and the DataFrame resume returns is
+    what the manifest and dataset on disk say afterwards."""
+    grid = {"Sat.SMA": [7000.0, 7100.0, 7200.0]}
+    with LocalPool(2) as pool:
+        reference = sweep(SCRIPT, grid=grid, backend=pool, out=tmp_path / "ref")
+        sweep(SCRIPT, grid=grid, backend=pool, out=tmp_path / "o")
+    path = tmp_path / "o" / MANIFEST_NAME
+    text = path.read_text()
+    assert text.endswith("\n")
+    path.write_text(text[:-1])  # the last group's commit line, complete but unterminated
+    torn = Manifest.load(tmp_path / "o")
+    assert list(torn.pending()), "a record without its newline was counted"
+    with LocalPool(2) as pool:
+        resumed = Sweep.from_manifest(tmp_path / "o", backend=pool).resume()
+    assert list(Manifest.load(tmp_path / "o").pending()) == []
+    assert (resumed["__status"] == "ok").all()
+    assert_frame_equal(resumed, load_results(tmp_path / "o"), check_exact=True)
+    assert_frame_equal(resumed, reference, check_exact=True)
+    raw = path.read_text()
+    assert raw.endswith("\n") and all(json.loads(line) for line in raw.splitlines())

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,8 @@ from pandas.testing import assert_frame_equal
 
 from gmat_sweep import LocalPool, Sweep, latin_hypercube, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
-from gmat_sweep.testing import FakeGmatRule, kit_script
+from gmat_sweep.processes import process_stat
+from gmat_sweep.testing import FakeGmatRule, hung_processes, kit_script, manifest_lines
 
 DATA = Path(__file__).parent / "data"
 SCRIPT = kit_script()
@@ -107,15 +110,20 @@ def test_a_crashing_run_fails_alone(gmat_with: Callable[..., Path], tmp_path: Pa
 def test_a_hanging_run_times_out_and_others_finish(
     gmat_with: Callable[..., Path], tmp_path: Path
 ) -> None:
-    gmat_with(FakeGmatRule(when={"Sat.SMA": 7100.0}, action="hang"))
-    with LocalPool(2) as pool, pytest.warns(UserWarning, match="1 timeout"):
-        df = sweep(
-            SCRIPT,
-            grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]},
-            backend=pool,
-            out=tmp_path / "o",
-            timeout=5,
-        )
+    root = gmat_with(FakeGmatRule(when={"Sat.SMA": 7100.0}, action="hang"))
+    with LocalPool(2) as pool:
+        with pytest.warns(UserWarning, match="1 timeout"):
+            df = sweep(
+                SCRIPT,
+                grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]},
+                backend=pool,
+                out=tmp_path / "o",
+                timeout=5,
+            )
+        # The hung GMAT process is gone once its run is reported, not at the pool's close.
+        [(pid, start)] = hung_processes(root)
+        stat = process_stat(pid)
+        assert stat is None or stat[1] != start, f"the timed-out GMAT process {pid} still runs"
     status = df.groupby(level="run_id")["__status"].first().to_dict()
     assert status == {0: "ok", 1: "timeout", 2: "ok"}
     entry = Manifest.load(tmp_path / "o").latest_entries()[1]
@@ -139,15 +147,35 @@ def test_a_failing_run_records_gmats_reason(gmat_with: Callable[..., Path], tmp_
 
 
 def test_no_batch_barrier_a_straggler_does_not_idle_the_other_worker(
-    gmat_with: Callable[..., Path], tmp_path: Path
+    gmat_with: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gmat_with(FakeGmatRule(when={"Sat.SMA": 7000.0}, action="sleep", seconds=4.0), run_cost_s=0.1)
+    # Run 0 waits at a gate that opens only once the eleven others are committed: with a
+    # barrier between batches they never would be, and run 0 would fail at the gate's limit.
+    gate = tmp_path / "gate"
+    gmat_with(FakeGmatRule(when={"Sat.SMA": 7000.0}, action="gate", path=gate, seconds=120.0))
+    monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
+    out = tmp_path / "o"
     smas = [7000.0 + 10 * i for i in range(12)]
+    committed_at_open: list[list[int]] = []
+
+    def open_gate_when_the_others_are_in() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done = sorted(int(line["run_id"]) for line in manifest_lines(out, "run"))
+            if len(done) >= 11:
+                committed_at_open.append(done)
+                break
+            time.sleep(0.05)
+        gate.touch()  # at the deadline too, so the sweep ends either way
+
+    opener = threading.Thread(target=open_gate_when_the_others_are_in, daemon=True)
+    opener.start()
     with LocalPool(2) as pool:
-        sweep(SCRIPT, grid={"Sat.SMA": smas}, backend=pool, out=tmp_path / "o")
-    runs = [x for x in _manifest_lines(tmp_path / "o") if x["kind"] == "run"]
-    order = [r["run_id"] for r in runs]
-    # While run 0 sleeps on one worker, the other worker runs all eleven others.
+        df = sweep(SCRIPT, grid={"Sat.SMA": smas}, backend=pool, out=out, progress=False)
+    opener.join(timeout=10)
+    assert committed_at_open == [list(range(1, 12))], committed_at_open
+    assert (df["__status"] == "ok").all()
+    order = [r["run_id"] for r in _manifest_lines(out) if r["kind"] == "run"]
     assert order[-1] == 0, order
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +21,14 @@ from pandas.testing import assert_frame_equal
 from gmat_sweep import LocalPool, sweep
 from gmat_sweep.cli import main
 from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.testing import kit_script, lost_batches, make_fake_gmat_install, manifest_lines
+from gmat_sweep.processes import process_stat
+from gmat_sweep.testing import (
+    FakeGmatRule,
+    kit_script,
+    lost_batches,
+    make_fake_gmat_install,
+    manifest_lines,
+)
 from gmat_sweep_dask import DaskPool
 from gmat_sweep_dask.testing import DaskCliCluster
 
@@ -28,14 +37,6 @@ SCRIPT = kit_script()
 
 def _run_lines(out: Path) -> list[dict[str, object]]:
     return manifest_lines(out, "run")
-
-
-@pytest.fixture
-def slow_gmat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in GMAT whose runs take 0.4 s, so a test can act mid-sweep."""
-    root = make_fake_gmat_install(tmp_path / "GMAT-slow", run_cost_s=0.4)
-    monkeypatch.setenv("GMAT_ROOT", str(root))
-    return root
 
 
 def _when(condition: object, then: object, timeout: float = 120.0) -> threading.Thread:
@@ -87,20 +88,155 @@ def test_a_worker_killed_mid_batch_costs_only_time(
     assert sorted(ok_ids) == list(range(128))  # a finished run is never rerun or duplicated
 
 
-def test_capacity_follows_the_cluster_as_it_scales(slow_gmat: Path, tmp_path: Path) -> None:
+def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_capacity_follows_the_cluster_as_it_scales(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every run waits at a gate that opens only once the second worker has joined, so the
+    # sweep is still under way when it does, however long the worker takes to start.
+    gate = tmp_path / "gate"
+    root = make_fake_gmat_install(
+        tmp_path / "GMAT-gated", run_cost_s=0.4,
+        rules=[FakeGmatRule(when={}, action="gate", path=gate, seconds=180.0)],
+    )  # fmt: skip
+    monkeypatch.setenv("GMAT_ROOT", str(root))
     grid = {"Sat.SMA": [6900.0 + 25 * i for i in range(12)]}
     out = tmp_path / "o"
+    joined: list[int] = []
     with DaskPool(n_workers=1) as pool:
         assert pool.capacity == 1
-        scaler = _when(lambda: len(_run_lines(out)) >= 1, lambda: pool.cluster.scale(2))
+
+        def scale_then_open_the_gate() -> None:
+            try:
+                if _wait_for(lambda: bool(pool.client.processing().get(_only_worker(pool)))):
+                    pool.cluster.scale(2)
+                    pool.client.wait_for_workers(2, timeout=120)
+                    joined.append(len(pool.client.nthreads()))
+            finally:
+                gate.touch()
+
+        scaler = threading.Thread(target=scale_then_open_the_gate, daemon=True)
+        scaler.start()
         with get_task_stream(pool.client) as stream:
             df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
-        scaler.join(timeout=1)
-        time.sleep(0.6)  # past the capacity cache
-        assert pool.capacity == 2
+        scaler.join(timeout=10)
+        assert joined == [2], "the second worker did not join while the sweep waited"
+        assert _wait_for(lambda: pool.capacity == 2, timeout=10), pool.capacity
     assert (df["__status"] == "ok").all()
     workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("gmat-sweep-runs-")}
     assert len(workers) == 2, "the worker that joined mid-sweep got no runs"
+
+
+def _only_worker(pool: DaskPool) -> str:
+    [address] = pool.client.nthreads()
+    return str(address)
+
+
+def test_a_worker_of_the_pools_own_localcluster_killed_mid_batch_costs_only_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The LocalCluster the pool starts (nannies, allowed-failures 0): its worker process
+    # SIGKILLed mid-sweep; the runs of its batch are recorded lost and rerun, none twice.
+    quick = make_fake_gmat_install(tmp_path / "GMAT-quick", run_cost_s=0.05)
+    monkeypatch.setenv("GMAT_ROOT", str(quick))
+    monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
+    grid = {"Sat.SMA": [6900.0 + 4 * i for i in range(128)]}
+    out = tmp_path / "dask"
+    killed: list[int] = []
+    with DaskPool(n_workers=2) as pool:
+        pids = pool.client.run(os.getpid)
+        victim = next(iter(pids.values()))
+
+        def kill() -> None:
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+        watcher = _when(lambda: len(_run_lines(out)) >= 30, kill)
+        df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
+        watcher.join(timeout=1)
+    assert killed == [victim], "the worker was not killed during the sweep"
+    assert process_stat(victim) is None, "the killed worker process still runs"
+    lines = _run_lines(out)
+    assert any(len(batch) > 1 for batch in lost_batches(out)), (
+        f"no batch of several runs was lost: {lost_batches(out)}"
+    )
+    assert (df["__status"] == "ok").all()
+    ok_ids = [line["run_id"] for line in lines if line["status"] == "ok"]
+    assert sorted(ok_ids) == list(range(128))  # a finished run is never rerun or duplicated
+    with LocalPool(2) as local:
+        reference = sweep(SCRIPT, grid=grid, backend=local, out=tmp_path / "local", progress=False)
+    assert_frame_equal(df, reference, check_exact=True)
+
+
+def test_close_with_a_users_client_cancels_only_the_pools_unfinished_tasks(
+    tmp_path: Path,
+) -> None:
+    from distributed import Event
+
+    from gmat_sweep.preflight import canonical_sha256
+    from gmat_sweep.spec import RunSpec
+
+    # Functions defined here travel by value (a test module is not importable on workers).
+    def _wait_at_event(name: str) -> str:
+        from distributed import Event
+
+        assert Event(name).wait(120), "the test never set the event"
+        return "the user's own task finished"
+
+    def _task_states(dask_scheduler: Any) -> dict[str, str]:
+        return {str(key): task.state for key, task in dask_scheduler.tasks.items()}
+
+    gate = tmp_path / "gate"
+    root = make_fake_gmat_install(
+        tmp_path / "GMAT-gated",
+        rules=[FakeGmatRule(when={}, action="gate", path=gate, seconds=120.0)],
+    )
+    text = SCRIPT.read_text()
+    specs = [
+        RunSpec(run_id=i, overrides={"Sat.SMA": 7000.0 + i}, script=str(SCRIPT),
+                out_dir=str(tmp_path / "o"), script_sha256=canonical_sha256(text),
+                script_text=text)
+        for i in range(3)
+    ]  # fmt: skip
+    (tmp_path / "cluster").mkdir()
+    with (
+        DaskCliCluster.started(tmp_path / "cluster", root, n_workers=2) as cluster,
+        Client(cluster.address) as client,  # type: ignore[no-untyped-call]
+    ):
+        mine = client.submit(_wait_at_event, "go", key="users-own-task", pure=False)
+        other = client.submit(sum, [1, 2], key="users-finished-task")
+        assert other.result(timeout=60) == 3
+        pool = DaskPool(client=client)
+        relays = [pool.submit([spec]) for spec in specs]  # held at the gate, or queued
+        # One worker runs the user's task; the other holds one of the pool's at the gate.
+        assert _wait_for(lambda: _pool_keys(client.processing()), timeout=60), client.processing()
+        pool.close()
+        for relay in relays:
+            assert "cancelled" in str(relay.exception(timeout=60)), relay
+        assert _wait_for(lambda: not _pool_keys(client.run_on_scheduler(_task_states)), 30), (
+            f"the pool's tasks are still on the scheduler: {client.run_on_scheduler(_task_states)}"
+        )
+        assert client.status == "running" and mine.status == "pending"
+        assert other.status == "finished" and other.result() == 3
+        Event("go", client=client).set()
+        gate.touch()  # the cancelled batch still running on a worker ends too
+        assert mine.result(timeout=60) == "the user's own task finished"
+
+
+def _pool_keys(where: dict[str, Any]) -> list[str]:
+    """The pool's task keys in ``client.processing()`` (worker -> keys) or the scheduler's
+    task states (key -> state)."""
+    keys = [str(k) for v in where.values() if isinstance(v, (list, tuple, set)) for k in v]
+    keys += [str(k) for k in where if isinstance(where[k], str)]
+    return [k for k in keys if k.startswith("gmat-sweep-runs-")]
 
 
 def test_close_keeps_a_cluster_it_did_not_start(dask_cli_cluster: DaskCliCluster) -> None:
@@ -196,6 +332,47 @@ def test_a_worker_that_cannot_see_the_sweep_directory_completes_it_bit_equal(
     with LocalPool(2) as local:
         Sweep(script, design, out=tmp_path / "local", backend=local, progress=False).run()
     assert_sweeps_equal(driver_only / "out", tmp_path / "local")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: with keep_gmat_files=True a worker that cannot see out writes GMAT's "
+    "files into its own filesystem and the run ends ok; the files are lost without a word",
+)
+def test_keep_gmat_files_on_a_worker_that_cannot_see_out_is_an_error_that_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gmat_sweep import Sweep
+    from gmat_sweep.designs import Grid
+    from gmat_sweep.testing import kit_gmat_root
+
+    monkeypatch.setenv("GMAT_ROOT", str(kit_gmat_root()))
+    driver_only = tmp_path / "driver-only"
+    driver_only.mkdir()
+    script = driver_only / "kit_orbit.script"
+    script.write_text(kit_script().read_text())
+    out = driver_only / "out"
+    (tmp_path / "cluster").mkdir()
+    cluster = DaskCliCluster(tmp_path / "cluster", kit_gmat_root())
+    said = ""
+    try:
+        cluster.add_worker(hide=[driver_only])
+        cluster.wait_for_workers(1)
+        with DaskPool(address=cluster.address) as pool:
+            try:
+                Sweep(script, Grid({"Sat.SMA": [7000.0]}), out=out, backend=pool,
+                      progress=False, keep_gmat_files=True).run()  # fmt: skip
+            except Exception as exc:  # refused before or during the run: either says why
+                said = str(exc)
+    finally:
+        cluster.close()
+    if not said:
+        said = " ".join(
+            str(line["error"]) for line in manifest_lines(out, "run") if line.get("error")
+        )
+    # Either the sweep or the run's error names the option and the folder the worker lacks.
+    assert "keep_gmat_files" in said and str(out) in said, said or "no error at all"
+    assert not (out / "runs").exists() or any((out / "runs").iterdir())
 
 
 def test_a_pool_made_at_module_level_says_to_guard_the_script(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from gmat_sweep.testing import (
 )
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_ray import RayPool
-from gmat_sweep_ray.testing import RayHead, local_runtime_kwargs
+from gmat_sweep_ray.testing import RayHead, local_runtime_kwargs, processes_naming
 
 SCRIPT = kit_script()
 
@@ -33,13 +34,16 @@ def _run_lines(out: Path) -> list[dict[str, object]]:
     return manifest_lines(out, "run")
 
 
-def _running_task_pids() -> list[int]:
-    """Ray worker processes executing a gmat-sweep run right now (title ``ray::_run``)."""
+def _running_task_pids(runtime_dir: str) -> list[int]:
+    """This test's Ray worker processes executing a gmat-sweep run right now (title
+    ``ray::_run``): among the processes of the runtime under ``runtime_dir`` only, never
+    another Ray on this machine."""
     pids = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if cmdline and cmdline[0].startswith("ray::_run"):
-            pids.append(proc.info["pid"])
+    for pid in processes_naming(runtime_dir):
+        with contextlib.suppress(psutil.Error):
+            cmdline = psutil.Process(pid).cmdline()
+            if cmdline and cmdline[0].startswith("ray::_run"):
+                pids.append(pid)
     return pids
 
 
@@ -58,7 +62,7 @@ def test_a_ray_worker_killed_mid_batch_costs_only_time(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             if len(_run_lines(out)) >= 30:
-                pids = _running_task_pids()
+                pids = _running_task_pids(ray_env["RAY_TMPDIR"])
                 if pids:
                     os.kill(pids[0], signal.SIGKILL)
                     killed.append(pids[0])

@@ -15,6 +15,7 @@ import pytest
 from gmat_sweep import LocalPool, Sweep, sweep
 from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.testing import (
+    FakeGmatRule,
     assert_sweeps_equal,
     kit_script,
     lost_batches,
@@ -143,7 +144,10 @@ def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
     batch.write_text(
         "#!/bin/bash\n#SBATCH --job-name=gmat-sweep-driver\n#SBATCH --nodes=1\n"
         f"{directives}\n#SBATCH --mem=4G\n#SBATCH --output={tmp_path}/driver-%j.log\n"
-        f"export GMAT_ROOT={gmat}\nexec {sys.executable} {driver}\n"
+        # The driver's exit status in the log: Slurm may forget a finished job (MinJobAge)
+        # before scontrol is asked for its ExitCode.
+        f"export GMAT_ROOT={gmat}\n{sys.executable} {driver}\n"
+        'echo "gmat-sweep driver exited $?"\n'
     )
     job = (
         subprocess.run(
@@ -162,10 +166,7 @@ def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
     assert workers["sized"] == 2
     assert workers["names"] == ["slurm-0", "slurm-1"], workers
     assert workers["ran"] == ["slurm-0", "slurm-1"], workers
-    # Slurm may have forgotten a finished job already (MinJobAge); when it has not, the
-    # driver must have exited 0.
-    state = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True).stdout
-    assert "JobId=" not in state or "ExitCode=0:0" in state, state
+    assert "gmat-sweep driver exited 0\n" in log, log[-3000:]
     with LocalPool(2) as local:
         Sweep(SCRIPT, reference_design("grid"), out=tmp_path / "ref", backend=local,
               progress=False).run()  # fmt: skip
@@ -177,6 +178,57 @@ def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
     )
     assert session["backend"]["options"]["mode"] == "allocation"
     assert session["backend"]["options"]["job_id"] == job
+
+
+def test_a_run_that_hangs_in_allocation_mode_times_out_and_its_gmat_is_gone(
+    slurm: Path, tmp_path: Path
+) -> None:
+    gmat = make_fake_gmat_install(
+        tmp_path / "GMAT", rules=[FakeGmatRule(when={"Sat.SMA": 7100.0}, action="hang")]
+    )
+    out = tmp_path / "o"
+    report = tmp_path / "report.json"
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        textwrap.dedent(f"""
+        import json, warnings
+        from gmat_sweep import sweep
+        from gmat_sweep.processes import process_stat
+        from gmat_sweep.testing import hung_processes, kit_script
+        from gmat_sweep_slurm import SlurmPool
+        with SlurmPool.auto(interface="lo") as pool:
+            assert pool.mode == "allocation", pool.mode
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                df = sweep(kit_script(), grid={{"Sat.SMA": [7000.0, 7100.0, 7200.0]}},
+                           backend=pool, out={str(out)!r}, timeout=5, progress=False)
+            # Checked while the allocation and its workers still run.
+            hung = hung_processes({str(gmat)!r})
+            alive = [p for p, start in hung if (process_stat(p) or (0, ""))[1] == start]
+        status = df.groupby(level="run_id")["__status"].first().to_dict()
+        with open({str(report)!r}, "w") as f:
+            json.dump({{"status": {{str(k): v for k, v in status.items()}},
+                       "hung": len(hung), "alive": alive}}, f)
+    """)
+    )
+    batch = tmp_path / "driver.sh"
+    batch.write_text(
+        "#!/bin/bash\n#SBATCH --nodes=1 --ntasks=1 --cpus-per-task=2 --mem=4G\n"
+        f"#SBATCH --output={tmp_path}/driver-%j.log\n"
+        f"export GMAT_ROOT={gmat}\n{sys.executable} {driver}\n"
+        'echo "gmat-sweep driver exited $?"\n'
+    )
+    job = subprocess.run(["sbatch", "--parsable", str(batch)], capture_output=True, text=True,
+                         check=True).stdout.strip().split(";")[0]  # fmt: skip
+    finished = _wait(lambda: not any(j[0] == job for j in squeue_jobs()), timeout=300)
+    log = next(tmp_path.glob("driver-*.log")).read_text()
+    assert finished, f"driver job {job} still running:\n{log[-3000:]}"
+    assert "gmat-sweep driver exited 0\n" in log, log[-3000:]
+    result = json.loads(report.read_text())
+    assert result["status"] == {"0": "ok", "1": "timeout", "2": "ok"}, result
+    assert result["hung"] == 1 and result["alive"] == [], result
+    [entry] = [e for e in manifest_lines(out, "run") if e["run_id"] == 1]
+    assert "timeout of 5 s" in entry["error"]["message"], entry
 
 
 def test_backend_slurm_by_name(

@@ -93,12 +93,17 @@ class DaskCliCluster:
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + 60
-        while not self.scheduler_file.exists():
+        while True:
+            try:
+                # Written whole once the scheduler listens (read again while still partial).
+                self.address: str = json.loads(self.scheduler_file.read_text())["address"]
+                break
+            except (FileNotFoundError, ValueError, KeyError):
+                pass
             if self.scheduler.poll() is not None or time.monotonic() > deadline:
+                _stop(self.scheduler)  # not left running when it is too slow
                 raise RuntimeError(f"dask scheduler did not start; see {workdir}/scheduler.log")
             time.sleep(0.1)
-        time.sleep(0.2)
-        self.address: str = json.loads(self.scheduler_file.read_text())["address"]
 
     def add_worker(
         self, *, nanny: bool = False, hide: Sequence[Path] = ()

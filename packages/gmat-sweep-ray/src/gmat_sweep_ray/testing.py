@@ -163,6 +163,8 @@ class RayHead:
         )  # fmt: skip
         self.log.write_text(done.stdout + done.stderr)
         if done.returncode != 0:
+            with contextlib.suppress(RuntimeError):
+                self.stop()  # whatever of it did start
             raise RuntimeError(f"ray start --head failed; see {self.log}")
         self.address = f"127.0.0.2:{self.port}"
         self._client_ready = False
@@ -201,22 +203,29 @@ class RayHead:
         raise RuntimeError(f"no Ray Client connection to {address}: {errors}")
 
     def worker_pids(self) -> list[int]:
-        """PIDs of this machine's Ray task worker processes (``ray::`` titles)."""
-        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        return [
-            int(line.split(None, 1)[0])
-            for line in out.splitlines()[1:]
-            if line.split(None, 1)[1:] and line.split(None, 1)[1].startswith("ray::_run")
-        ]
+        """PIDs of this head's Ray task worker processes running a gmat-sweep batch
+        (``ray::_run`` titles), never those of another Ray on this machine."""
+        pids = []
+        for pid in processes_naming(self._gcs_address_text, f"--gcs_server_port={self.port}"):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::_run"):
+                    pids.append(pid)
+        return pids
 
     def stop(self) -> None:
         """Stop this head's processes only (``ray stop`` would stop every Ray here).
 
-        Its processes name its private ``RAY_TMPDIR`` on their command line, or (the Ray
-        Client server) its address; the task workers (``ray::...`` titles) are their
-        children.
+        Its processes name its GCS port on their command line (``gcs_server`` as
+        ``--gcs_server_port=<port>``, the raylet, dashboard, monitors and the Ray Client
+        server as ``127.0.0.2:<port>``); the agents, dashboard modules and task workers are
+        their descendants. Another head, or a private runtime, sharing this head's
+        ``RAY_TMPDIR`` is left running.
 
         Raises:
             RuntimeError: some of them are still alive afterwards.
         """
-        stop_processes_naming(self.env["RAY_TMPDIR"], f"--address={self.address}")
+        stop_processes_naming(self._gcs_address_text, f"--gcs_server_port={self.port}")
+
+    @property
+    def _gcs_address_text(self) -> str:
+        return f"127.0.0.2:{self.port}"

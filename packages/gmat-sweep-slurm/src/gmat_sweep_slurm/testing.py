@@ -124,12 +124,11 @@ def _munge_works() -> bool:
 
 
 def _stop_munged() -> None:
-    """Stop the munged that :func:`_munge_up` started (its pid file, else by name)."""
+    """Stop the munged that :func:`_munge_up` started, by its pid file (never by name: a
+    munged started by anything else on this machine is left alone)."""
     pidfile = Path("/run/munge/munged.pid")
-    try:
+    with contextlib.suppress(OSError, ValueError):
         os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-    except (OSError, ValueError):
-        _run(["pkill", "-x", "munged"])
 
 
 def _munge_up() -> None:
@@ -211,8 +210,8 @@ def running_cluster(root: Path) -> Iterator[Path]:
     conf = up(root)
     saved = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(conf)
-    time.sleep(3)  # jobs submitted in slurmctld's first seconds wait for its scheduler
     try:
+        _wait_until_a_job_runs(root)  # jobs submitted in slurmctld's first seconds wait
         yield conf
     finally:
         down(root)
@@ -224,6 +223,25 @@ def running_cluster(root: Path) -> Iterator[Path]:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = saved
+
+
+def _wait_until_a_job_runs(root: Path, timeout: float = 60.0) -> None:
+    """Submit a job that does nothing and wait until it has run: the scheduler schedules.
+
+    Raises:
+        SlurmSetupError: it did not run within ``timeout`` seconds.
+    """
+    done = _run(["sbatch", "--parsable", "--job-name=gmat-sweep-probe",
+                 f"--output={root}/log/probe-%j.out", "--wrap=true"])  # fmt: skip
+    if done.returncode != 0:
+        raise SlurmSetupError(f"sbatch of a probe job failed: {done.stderr}; see {root}/log")
+    job = done.stdout.strip().split(";")[0]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _run(["squeue", "-h", "-j", job]).stdout.strip():
+            return
+        time.sleep(0.2)
+    raise SlurmSetupError(f"a probe job did not run within {timeout:.0f} s; see {root}/log")
 
 
 def squeue_jobs(name: str | None = None) -> list[tuple[str, str, str]]:

@@ -1,7 +1,8 @@
 """Testing tools for gmat-sweep users and backend authors.
 
 - :func:`make_fake_gmat_install` and :class:`FakeGmatRule`: a stand-in GMAT install
-  the real gmat-run runs on, with knobs for delays, failures, crashes and hangs.
+  the real gmat-run runs on, with knobs for delays, failures, crashes, hangs and gates;
+  :func:`hung_processes`: the GMAT processes its hang knob stopped.
 - :class:`PoolContractSuite` and :class:`PoolEquivalenceSuite`: pytest base classes a
   backend's tests subclass (implement ``make_pool()``) to prove the pool keeps the
   Pool contract and gives bit-equal results to the local pool.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gmat_sweep.testing.compare import assert_sweeps_equal, lost_batches, manifest_lines
-    from gmat_sweep.testing.fake_gmat import FakeGmatRule, make_fake_gmat_install
+    from gmat_sweep.testing.fake_gmat import FakeGmatRule, hung_processes, make_fake_gmat_install
     from gmat_sweep.testing.suites import (
         PoolContractSuite,
         PoolEquivalenceSuite,
@@ -32,6 +33,7 @@ __all__ = [
     "PoolContractSuite",
     "PoolEquivalenceSuite",
     "assert_sweeps_equal",
+    "hung_processes",
     "kit_gmat_root",
     "kit_script",
     "lost_batches",
@@ -42,6 +44,7 @@ __all__ = [
 _LAZY = {
     "FakeGmatRule": "gmat_sweep.testing.fake_gmat",
     "make_fake_gmat_install": "gmat_sweep.testing.fake_gmat",
+    "hung_processes": "gmat_sweep.testing.fake_gmat",
     "PoolContractSuite": "gmat_sweep.testing.suites",
     "PoolEquivalenceSuite": "gmat_sweep.testing.suites",
     "kit_gmat_root": "gmat_sweep.testing.suites",

@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["FakeGmatRule", "make_fake_gmat_install"]
+__all__ = ["HUNG_PIDS", "FakeGmatRule", "hung_processes", "make_fake_gmat_install"]
 
 _TEMPLATE = Path(__file__).parent / "_fake_gmat_install"
 _CONFIG = Path("bin") / "fake_gmat_config.json"
-_ACTIONS = ("fail", "crash", "hang", "sleep", "wait")
+_ACTIONS = ("fail", "crash", "hang", "sleep", "wait", "gate")
+#: At the install root: one "pid start-time" line per GMAT process a "hang" rule stopped.
+HUNG_PIDS = "hung.pids"
 
-Action = Literal["fail", "crash", "hang", "sleep", "wait"]
+Action = Literal["fail", "crash", "hang", "sleep", "wait", "gate"]
 
 
 @dataclass(frozen=True)
@@ -40,25 +42,51 @@ class FakeGmatRule:
             relative 1e-9. An empty mapping matches every run.
         action: ``"fail"`` (RunScript returns a failure status and logs why),
             ``"crash"`` (the process dies of SIGSEGV, like a segfault in GMAT),
-            ``"hang"`` (RunScript never returns), ``"sleep"`` (burn ``seconds`` of
-            CPU, then run normally), or ``"wait"`` (idle ``seconds`` without using the
-            CPU, then run normally: a stand-in for work done elsewhere, e.g. remote
-            slots simulated on a small machine).
-        seconds: how long ``"sleep"`` or ``"wait"`` takes.
+            ``"hang"`` (RunScript never returns; the process's pid and start time are
+            appended to ``hung.pids`` at the install root, see :func:`hung_processes`),
+            ``"sleep"`` (burn ``seconds`` of CPU, then run normally), ``"wait"`` (idle
+            ``seconds`` without using the CPU, then run normally: a stand-in for work
+            done elsewhere, e.g. remote slots simulated on a small machine), or
+            ``"gate"`` (idle until the file ``path`` exists, then run normally; a run
+            still waiting after ``seconds`` fails, saying so: a test orders runs by an
+            event it controls, not by a guess at how long they take).
+        seconds: how long ``"sleep"`` or ``"wait"`` takes; the most a ``"gate"`` waits.
+        path: the file a ``"gate"`` waits for.
     """
 
     when: Mapping[str, float | int | str | bool] = field(default_factory=dict)
     action: Action = "fail"
     seconds: float = 0.0
+    path: str | Path = ""
 
     def __post_init__(self) -> None:
         if self.action not in _ACTIONS:
             raise ValueError(f"FakeGmatRule action must be one of {_ACTIONS}, got {self.action!r}")
         if self.seconds < 0:
             raise ValueError(f"FakeGmatRule seconds must be >= 0, got {self.seconds}")
+        if (self.action == "gate") != bool(str(self.path)):
+            raise ValueError('FakeGmatRule path= is for action="gate", and a gate needs one')
+        if self.action == "gate" and self.seconds <= 0:
+            raise ValueError('FakeGmatRule action="gate" needs seconds > 0 (its longest wait)')
 
     def to_json(self) -> dict[str, object]:
-        return {"when": dict(self.when), "action": self.action, "seconds": self.seconds}
+        return {"when": dict(self.when), "action": self.action, "seconds": self.seconds,
+                "path": str(self.path)}  # fmt: skip
+
+
+def hung_processes(root: str | Path) -> list[tuple[int, str]]:
+    """(pid, start time) of every GMAT process a ``"hang"`` rule of the stand-in at
+    ``root`` has stopped so far (the start time as in ``/proc/<pid>/stat``, so that a
+    reused pid is not mistaken for the hung process)."""
+    try:
+        text = (Path(root) / HUNG_PIDS).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in text.splitlines():
+        pid, _, start = line.partition(" ")
+        found.append((int(pid), start))
+    return found
 
 
 def make_fake_gmat_install(

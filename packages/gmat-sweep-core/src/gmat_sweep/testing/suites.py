@@ -38,6 +38,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,11 @@ def kit_gmat_root() -> Path:
             ),
         )
     return _KIT_ROOT
+
+
+def _same_start(stat: tuple[int, str] | None, start: str) -> bool:
+    """Whether a process stat (``process_stat``) is of the process that started at ``start``."""
+    return stat is not None and stat[1] == start
 
 
 def _on_real_gmat() -> bool:
@@ -278,11 +284,29 @@ class PoolContractSuite(_KitBase):
         """A hanging run must end as ``timeout`` after ``spec.timeout`` seconds.
 
         Fails when the pool drops the spec's timeout or waits on the future with
-        its own shorter deadline. (Skipped on real GMAT.)
+        its own shorter deadline, or when the hung GMAT process (on this machine) still
+        runs after the outcome came back. (Skipped on real GMAT.)
         """
+        from gmat_sweep.processes import process_stat
+        from gmat_sweep.testing.fake_gmat import hung_processes
+
         self._skip_unless_isolated("hang")
+        before = set(hung_processes(kit_gmat_root()))
         outcome = self._collect(pool, [[self._spec(out_dir, 0, HANG_SMA, timeout=_TIMEOUT_S)]])[0]
         assert outcome.status is Status.TIMEOUT, outcome
+        # The hung GMAT process, when it ran on this machine (the stand-in records it in
+        # the install; a remote worker's record stays on its node), must be gone.
+        hung = set(hung_processes(kit_gmat_root())) - before
+        deadline = time.monotonic() + 5.0
+        while True:
+            alive = {(pid, start) for pid, start in hung if _same_start(process_stat(pid), start)}
+            if not alive or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert not alive, (
+            f"the GMAT process of the timed-out run still runs 5 s after its outcome: {alive}; "
+            "the pool (or its worker) must kill a run's GMAT process at the timeout"
+        )
 
     def test_close_is_idempotent(self) -> None:
         """``close()`` twice, and via the context manager, must not raise.

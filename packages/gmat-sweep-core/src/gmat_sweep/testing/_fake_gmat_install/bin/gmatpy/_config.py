@@ -3,7 +3,8 @@
 Format (written by ``gmat_sweep.testing.make_fake_gmat_install``)::
 
     {"schema_version": 1, "bootstrap_delay_s": 0.0, "run_cost_s": 0.0,
-     "rules": [{"when": {"Sat.SMA": 7100.0}, "action": "crash", "seconds": 0.0}]}
+     "rules": [{"when": {"Sat.SMA": 7100.0}, "action": "crash", "seconds": 0.0,
+                "path": ""}]}
 
 A missing file means no delay, no cost and no rules. The file is re-read at every
 ``Setup`` and ``RunScript``, so knobs can change between runs of one process.
@@ -22,7 +23,7 @@ from typing import Union
 __all__ = ["CONFIG_NAME", "Config", "Rule", "busy_wait", "load_config"]
 
 CONFIG_NAME = "fake_gmat_config.json"
-ACTIONS = ("fail", "crash", "hang", "sleep", "wait")
+ACTIONS = ("fail", "crash", "hang", "sleep", "wait", "gate")
 
 Scalar = Union[float, int, str, bool]
 # Reads a dotted path ("Sat.SMA", "TOF", "TOF.Value"); None when it does not resolve.
@@ -36,6 +37,7 @@ class Rule:
     when: dict[str, Scalar]
     action: str
     seconds: float = 0.0
+    path: str = ""  # the file a "gate" waits for
 
     def matches(self, read: Reader) -> bool:
         return all(_same(read(path), expected) for path, expected in self.when.items())
@@ -84,7 +86,14 @@ def load_config(bin_dir: Path) -> Config:
         action = str(item["action"])
         if action not in ACTIONS:
             raise ValueError(f"{path}: unknown rule action {action!r}")
-        rules.append(Rule(dict(item.get("when", {})), action, float(item.get("seconds", 0.0))))
+        rules.append(
+            Rule(
+                dict(item.get("when", {})),
+                action,
+                float(item.get("seconds", 0.0)),
+                str(item.get("path", "")),
+            )
+        )
     return Config(
         bootstrap_delay_s=float(raw.get("bootstrap_delay_s", 0.0)),
         run_cost_s=float(raw.get("run_cost_s", 0.0)),

@@ -22,7 +22,10 @@ from ._sandbox import RUN_FAILED, RUN_OK, Sandbox
 from ._script import parse_script
 from ._types import OBJECT_TYPES, APIException
 
-__all__ = ["Engine"]
+__all__ = ["HUNG_PIDS", "Engine"]
+
+#: At the install root: "pid start-time" of every process a "hang" rule stopped.
+HUNG_PIDS = "hung.pids"
 
 _KERNELS = (
     "planetary_ephem/spk/gmatpy_de405_all_planets.bsp",
@@ -183,7 +186,11 @@ class Engine:
                 return RUN_FAILED
             elif rule.action == "crash":
                 self._crash()
+            elif rule.action == "gate":
+                if not self._through_gate(rule):
+                    return RUN_FAILED
             elif rule.action == "hang":
+                self._record_hang()
                 self.log.flush()
                 while True:
                     time.sleep(3600.0)
@@ -194,6 +201,30 @@ class Engine:
             elapsed = time.perf_counter() - started
             self.log.show(f"\nMission run completed.\n===> Total Run Time: {elapsed:.3f} seconds\n")
         return status
+
+    def _through_gate(self, rule: _config.Rule) -> bool:
+        """Idle until ``rule.path`` exists; False (and a log line) after ``rule.seconds``."""
+        gate = Path(rule.path)
+        deadline = time.monotonic() + rule.seconds
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                self.log.error(
+                    f"Propagate Command Exception: the gate {gate} did not open within "
+                    f"{rule.seconds:g} s (fake GMAT rule matched {rule.describe()})"
+                )
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _record_hang(self) -> None:
+        """Append this process's pid and start time to ``hung.pids`` at the install root,
+        so that a test can check the process a timeout was meant to end is gone."""
+        try:
+            start = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]
+        except OSError:
+            start = ""
+        with open(self.bin_dir.parent / HUNG_PIDS, "a", encoding="utf-8") as record:
+            record.write(f"{os.getpid()} {start}\n")
 
     def _crash(self) -> None:
         """Die like a segfault in the engine: SIGSEGV with default disposition."""
