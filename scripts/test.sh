@@ -35,5 +35,6 @@ GMAT_ROOT="$root" pytest \
   packages/gmat-sweep-core/tests/test_resume.py \
   packages/gmat-sweep-core/tests/test_bad_input.py \
   packages/gmat-sweep-core/tests/test_kit.py \
+  packages/gmat-sweep-core/tests/test_real_outputs.py \
   integration/test_equivalence.py \
   integration/test_faults.py

@@ -23,6 +23,8 @@ Keyword arguments after the design are the same for all of them (:class:`SweepOp
 - ``keep``, ``rows``, ``postprocess``: what of each run's outputs to keep
   (:mod:`gmat_sweep.retention`): channels, ``"all"``/``"first"``/``"last"``/
   ``"every:N"`` rows, or a function run on the worker.
+- ``accept_unconverged``: count a run whose Target/Optimize sequence did not converge as
+  ok (default False: it ends ``unconverged`` and ``resume`` reruns it).
 - ``lazy``: return the :class:`~gmat_sweep.results.Results` (a lazy dataset) instead of
   the DataFrame, for sweeps too large for memory.
 
@@ -70,6 +72,7 @@ class SweepOptions(TypedDict, total=False):
     keep: Sequence[str] | str | None
     rows: str
     postprocess: str | Callable[..., Any] | None
+    accept_unconverged: bool
 
 
 def _run(

@@ -152,6 +152,12 @@ def _new_sweep_options(func: F) -> F:
             metavar="MODULE:FUNCTION|NAME",
             help="Function run on the worker that maps a run's outputs to what to keep.",
         ),
+        click.option(
+            "--accept-unconverged",
+            is_flag=True,
+            help="Count runs whose Target/Optimize did not converge as ok (default: "
+            "'unconverged', rerun by resume). Recorded for resume.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -222,6 +228,7 @@ def _start(
     keep: Sequence[str],
     rows: str,
     postprocess: str | None,
+    accept_unconverged: bool,
     backend: str | None,
     backend_opts: Sequence[str],
     workers: int | None,
@@ -248,6 +255,7 @@ def _start(
         keep=list(keep) or None,
         rows=rows,
         postprocess=postprocess,
+        accept_unconverged=accept_unconverged,
     )
     _finish(sweep, allow_failures=allow_failures, run=lambda: sweep.run(lazy=True), report=report)
 

@@ -45,12 +45,17 @@ def build_frame(
     time_column: str | None,
     codes: npt.NDArray[np.uint8],
     attempts: npt.NDArray[np.uint32],
+    interval: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """The DataFrame of one output: its ``parts``' rows of the accepted attempts, and one
     marker row per run whose latest committed attempt did not end ok.
 
     ``schema`` is the dataset's (integers widened to float64), ``codes`` and ``attempts``
-    the manifest's status code and attempt count per run.
+    the manifest's status code and attempt count per run. With ``interval`` (a start and
+    a stop column, e.g. a contact report's ``Start`` and ``Stop``), the index is
+    ``(run_id, interval)`` instead: an :class:`pandas.IntervalIndex` level of closed
+    ``[start, stop]`` intervals (NaN at marker rows), and the two columns are not
+    repeated; ``time_column`` is then ignored.
     """
     import pandas as pd
 
@@ -63,9 +68,15 @@ def build_frame(
             continue
         values = _read_column(parts, schema, name)
         data[name] = values if layout.source is None else _place(values, layout.source)
-    time_values = data.pop(time_column) if time_column in data else None
+    level = "time"
+    if interval is not None:
+        start, stop = (data.pop(name) for name in interval)
+        time_values: Any = pd.arrays.IntervalArray.from_arrays(start, stop, closed="both")
+        level = "interval"
+    else:
+        time_values = data.pop(time_column) if time_column in data else None
     data[STATUS_COLUMN] = pd.array(STATUSES, dtype="str").take(layout.status)
-    index = _index(layout, time_values)
+    index = _index(layout, time_values, level)
     frame: pd.DataFrame = pd.DataFrame(data, index=index, copy=False)
     return frame
 
@@ -155,9 +166,10 @@ def _place(values: Any, source: npt.NDArray[np.intp]) -> Any:
     return take(values, source, allow_fill=True)
 
 
-def _index(layout: _Layout, time_values: Any) -> pd.MultiIndex:
-    """``(run_id, time)`` from codes: run ids are sorted, so their codes are a cumulative
-    count; ``time`` is the epoch column, or the row's position within its run."""
+def _index(layout: _Layout, time_values: Any, level: str = "time") -> pd.MultiIndex:
+    """``(run_id, <level>)`` from codes: run ids are sorted, so their codes are a
+    cumulative count; the second level is the epoch column (or the intervals), or the
+    row's position within its run."""
     import numpy as np
     import pandas as pd
 
@@ -181,6 +193,6 @@ def _index(layout: _Layout, time_values: Any) -> pd.MultiIndex:
     levels: list[Any] = [pd.Index(run_levels), time_level]
     codes: list[Any] = [run_codes, time_codes]
     index: pd.MultiIndex = pd.MultiIndex(
-        levels=levels, codes=codes, names=[RUN_ID, "time"], verify_integrity=False
+        levels=levels, codes=codes, names=[RUN_ID, level], verify_integrity=False
     )
     return index

@@ -11,9 +11,11 @@ Requests and replies (dicts):
   GMAT so its start-up cost is paid once per host.
 - ``{"op": "run", "script", "overrides", "workdir", "retention"}`` -> ``{"status": "ok" |
   "failed", "tables": {output key: Arrow IPC bytes}, "error": {...} | None, "warnings":
-  [...]}``: the outputs the sweep's retention keeps (:mod:`gmat_sweep.retention`;
-  ``retention`` is its JSON form, optional), encoded by :mod:`gmat_sweep.outputs`.
-  GMAT's own files stay in ``workdir``.
+  [...], "solvers": {solver name: summary}}``: the outputs the sweep's retention keeps
+  (:mod:`gmat_sweep.retention`; ``retention`` is its JSON form, optional), encoded by
+  :mod:`gmat_sweep.outputs`, and how each Target/Optimize solver ended (whatever the
+  retention keeps; :func:`gmat_sweep.convergence.solver_outputs`). GMAT's own files
+  stay in ``workdir``.
 - ``{"op": "validate", "script", "override_sets"}`` -> ``{"load_error": {...} | None,
   "field_errors": [{"path", "value", "message"}]}``: loads the script and applies
   each set of overrides without running, for the driver's checks before a sweep.
@@ -35,9 +37,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "run_mission", "serve"]
+__all__ = ["ScriptLoadError", "main", "run_mission", "serve"]
 
 _LOG_TAIL_CHARS = 4000
+_LOAD_LOG_CHARS = 1_000_000
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -131,8 +134,6 @@ def run_mission(
     for the duration of the run. Returns a reply dict; never raises for GMAT errors or
     for a failing postprocess function (the run fails, with its traceback).
     """
-    from gmat_run import Mission
-
     from gmat_sweep.outputs import encode_frame
     from gmat_sweep.retention import apply_retention
 
@@ -140,10 +141,10 @@ def run_mission(
     if redirect:
         _redirect_output(workdir / "worker.log")
     try:
-        mission = Mission.load(script)
+        mission = _load(script, workdir / "GmatLog.txt")
         _apply_overrides(mission, overrides)
         results = mission.run(working_dir=workdir, overwrite=True)
-        outputs, warnings = _parsed_outputs(results)
+        outputs, warnings, solvers = _parsed_outputs(results)
         kept = apply_retention(retention or {}, outputs)
         tables = {key: encode_frame(frame) for key, frame in kept.items()}
     except Exception as exc:
@@ -153,7 +154,13 @@ def run_mission(
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    return {"status": "ok", "tables": tables, "error": None, "warnings": warnings}
+    return {
+        "status": "ok",
+        "tables": tables,
+        "error": None,
+        "warnings": warnings,
+        "solvers": solvers,
+    }
 
 
 def _run(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,15 +172,18 @@ def _run(request: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def _parsed_outputs(results: Any) -> tuple[dict[str, Any], list[str]]:
-    """Every output gmat-run parsed (DataFrames keyed ``<kind>__<Name>``), and warnings."""
+def _parsed_outputs(results: Any) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """Every output gmat-run parsed (DataFrames keyed ``<kind>__<Name>``), warnings, and
+    how each solver ended (:func:`gmat_sweep.convergence.solver_outputs`)."""
+    from gmat_sweep.convergence import solver_outputs
+
     outputs: dict[str, Any] = {}
-    warnings: list[str] = []
+    solver_frames, solvers, warnings = solver_outputs(results)
     kinds = (
         ("report", results.reports),
         ("ephemeris", results.ephemerides),
         ("contact", results.contacts),
-        ("solver", results.solver_runs),
+        ("solver", solver_frames),
     )
     for kind, mapping in kinds:
         for name in mapping:
@@ -182,14 +192,17 @@ def _parsed_outputs(results: Any) -> tuple[dict[str, Any], list[str]]:
             if frame.empty:
                 warnings.append(f"{kind} {name!r} is empty")
             outputs[key] = frame
-    return outputs, warnings
+    return outputs, warnings, solvers
 
 
 def _validate(request: Mapping[str, Any]) -> dict[str, Any]:
-    from gmat_run import GmatFieldError, Mission
+    import tempfile
+
+    from gmat_run import GmatFieldError
 
     try:
-        mission = Mission.load(request["script"])
+        with tempfile.TemporaryDirectory(prefix="gmat-sweep-load-") as folder:
+            mission = _load(request["script"], Path(folder) / "GmatLog.txt")
     except Exception as exc:
         return {"load_error": _error(exc), "field_errors": []}
     field_errors: list[dict[str, Any]] = []
@@ -203,6 +216,73 @@ def _validate(request: Mapping[str, Any]) -> dict[str, Any]:
                     seen.add(path)
                     field_errors.append({"path": path, "value": repr(value), "message": str(exc)})
     return {"load_error": None, "field_errors": field_errors}
+
+
+class ScriptLoadError(Exception):
+    """GMAT could not parse the script; the message carries GMAT's own error lines."""
+
+    def __init__(self, message: str, log: str) -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def _load(script: str, log_path: Path) -> Any:
+    """``Mission.load(script)``, with GMAT's log pointed at ``log_path`` while it parses.
+
+    gmat-run's error for a script GMAT cannot parse says only to check the GMAT log;
+    this raises :class:`ScriptLoadError` with GMAT's ``ERROR`` lines in its message
+    instead (e.g. ``The "GroundStation" is an unknown object type``, from a GMAT built
+    without that plugin).
+    """
+    from gmat_run import GmatLoadError, Mission
+
+    use_log = getattr(_gmat_module(), "UseLogFile", None)
+    if use_log is not None:
+        use_log(str(log_path))
+    try:
+        return Mission.load(script)
+    except GmatLoadError as exc:
+        try:  # the whole log (a parse log is small): its first error is what matters
+            log = log_path.read_text(encoding="utf-8", errors="replace")[:_LOAD_LOG_CHARS]
+        except OSError:
+            log = ""
+        first = _first_gmat_error(log)
+        if first is None:
+            raise
+        raise ScriptLoadError(f"GMAT could not parse {script!r}: {first}", log) from exc
+    finally:
+        if use_log is not None:
+            use_log(os.devnull)
+
+
+_gmat: list[Any] = []
+
+
+def _gmat_module() -> Any:
+    """The gmatpy module this host bootstrapped (once: a host serves one GMAT_ROOT)."""
+    if not _gmat:
+        from gmat_run import bootstrap, locate_gmat
+
+        _gmat.append(bootstrap(locate_gmat()))
+    return _gmat[0]
+
+
+def _first_gmat_error(log: str) -> str | None:
+    """GMAT's first ``**** ERROR ****`` of a log, with the script line it quotes, and how
+    many more there are; None when the log has none."""
+    lines = log.splitlines()
+    marker = "**** ERROR **** "
+    found = [i for i, line in enumerate(lines) if marker in line]
+    if not found:
+        return None
+    first = found[0]
+    text = lines[first].split(marker, 1)[1].strip()
+    quoted = lines[first + 1].strip() if first + 1 < len(lines) else ""
+    if quoted.startswith('"'):
+        text += " " + " ".join(quoted.split())
+    if len(found) > 1:
+        text += f" (and {len(found) - 1} more errors in GMAT's log)"
+    return text
 
 
 def _read_tail(path: Path) -> str:

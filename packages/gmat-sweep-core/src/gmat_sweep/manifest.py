@@ -58,8 +58,10 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.jsonl"
 SCHEMA_VERSION = 2
-#: Run statuses by code (code 0: the run has no committed attempt).
-STATUSES = ("", "ok", "failed", "timeout", "crashed", "lost")
+#: Run statuses by code (code 0: the run has no committed attempt). Codes are stored
+#: (commit lines name statuses; in memory and in the DataFrame they are codes): a new
+#: status is appended at the end so that every existing code keeps its meaning.
+STATUSES = ("", "ok", "failed", "timeout", "crashed", "lost", "unconverged")
 _CODE = {name: code for code, name in enumerate(STATUSES) if name}
 _RUN_KEYS = ("run_id", "attempt", "status")
 #: How every run line the driver writes begins (its keys are sorted; "attempt" is first).

@@ -83,6 +83,9 @@ class Sweep:
         postprocess: A function run on the worker that maps a run's outputs to what to
             keep (``"package.module:function"``, the function itself, or a name a
             plugin registered). See :mod:`gmat_sweep.retention`.
+        accept_unconverged: Count a run whose Target/Optimize sequence did not converge
+            as ``ok`` (default False: it is ``unconverged``, and ``resume`` reruns it;
+            see :mod:`gmat_sweep.convergence`). Recorded, so resume keeps it.
 
     Raises:
         SweepConfigError (and subclasses, e.g. RetentionError): a setting is malformed.
@@ -105,6 +108,7 @@ class Sweep:
         keep: Sequence[str] | str | None = None,
         rows: str = "all",
         postprocess: str | Callable[..., Any] | None = None,
+        accept_unconverged: bool = False,
     ) -> None:
         self.script = Path(script).expanduser().resolve()
         self.design = design
@@ -121,6 +125,11 @@ class Sweep:
                 f"keep_gmat_files must be True or False, got {keep_gmat_files!r}"
             )
         self.keep_gmat_files = keep_gmat_files
+        if not isinstance(accept_unconverged, bool):
+            raise SweepConfigError(
+                f"accept_unconverged must be True or False, got {accept_unconverged!r}"
+            )
+        self.accept_unconverged = accept_unconverged
         self.retention: Retention = make_retention(keep, rows, postprocess, check_import=validate)
         self.manifest: Manifest | None = None
         self._script_copy: Path | None = None
@@ -168,6 +177,7 @@ class Sweep:
             progress=progress,
             validate=False,
             keep_gmat_files=settings.keep_gmat_files,
+            accept_unconverged=settings.accept_unconverged,
         )
         self.retention = settings.retention  # as recorded: not re-resolved or re-imported
         self.manifest = manifest
@@ -378,6 +388,7 @@ class Sweep:
                 max_retries=self.max_retries,
                 keep_gmat_files=self.keep_gmat_files,
                 retention=self.retention,
+                accept_unconverged=self.accept_unconverged,
             ),
             gmat_version=gmat_version,
         )
@@ -451,6 +462,7 @@ class Sweep:
     def _dispatch(self, pool: Pool, run_ids: Sequence[int], progress: Progress) -> None:
         """Run ``run_ids`` on ``pool``, committing every finished attempt in groups."""
         from gmat_sweep.commit import GroupCommitter
+        from gmat_sweep.convergence import judge
         from gmat_sweep.dispatch import Dispatcher
 
         manifest = self.manifest
@@ -460,8 +472,10 @@ class Sweep:
         committer = GroupCommitter(self.out, manifest, notes=watch.notes, before_write=verify)
 
         def record(finished: list[Finished]) -> None:
-            committer.add([(spec, outcome) for spec, outcome, _ in finished])
-            for _spec, outcome, final in finished:
+            accept = self.accept_unconverged
+            judged = [(s, judge(o, accept_unconverged=accept), f) for s, o, f in finished]
+            committer.add([(spec, outcome) for spec, outcome, _ in judged])
+            for _spec, outcome, final in judged:
                 progress.result(outcome.status.value, final=final)
 
         dispatcher = Dispatcher(

@@ -50,12 +50,15 @@ class Settings:
         max_retries: Resubmissions of a lost run.
         keep_gmat_files: Keep each run's GMAT files in ``out/runs/<run_id>/``.
         retention: What of each run's outputs is kept.
+        accept_unconverged: Count a run whose Target/Optimize did not converge as ok
+            (False: it is ``unconverged``; see :mod:`gmat_sweep.convergence`).
     """
 
     timeout: float | None = None
     max_retries: int = 2
     keep_gmat_files: bool = False
     retention: Retention = field(default_factory=Retention)
+    accept_unconverged: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class Settings:
             "max_retries": self.max_retries,
             "keep_gmat_files": self.keep_gmat_files,
             "retention": self.retention.to_json(),
+            "accept_unconverged": self.accept_unconverged,
         }
 
     @classmethod
@@ -74,6 +78,7 @@ class Settings:
             max_retries=int(data.get("max_retries", 2)),
             keep_gmat_files=bool(data.get("keep_gmat_files", False)),
             retention=Retention.from_json(data.get("retention")),
+            accept_unconverged=bool(data.get("accept_unconverged", False)),
         )
 
 
@@ -147,8 +152,10 @@ def run_record(
 
     ``rows``: rows per output key it committed; ``warnings``: notes for the user;
     ``log``: where its whole log was saved (relative to the sweep directory), if it was.
+    A run of a mission with Target/Optimize sequences also records ``solvers``: how each
+    ended (:attr:`RunOutcome.solvers <gmat_sweep.spec.RunOutcome.solvers>`).
     """
-    return {
+    record: dict[str, Any] = {
         "kind": "run",
         "run_id": spec.run_id,
         "attempt": spec.attempt,
@@ -164,3 +171,6 @@ def run_record(
         "warnings": warnings,
         "log": log,
     }
+    if outcome.solvers:
+        record["solvers"] = {name: dict(summary) for name, summary in outcome.solvers.items()}
+    return record

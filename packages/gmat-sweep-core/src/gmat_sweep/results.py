@@ -17,6 +17,19 @@ What the DataFrame looks like (the contract users rely on):
   or ``lost``. Ok rows have ``__status == "ok"``.
 - Rows are sorted by run_id, keeping each run's rows in the order GMAT wrote them.
 
+Every kind of output is read the same way, ``kind=`` choosing which
+(:data:`~gmat_sweep.outputs.KINDS`) and the output's name (its GMAT resource) which one:
+``report`` (ReportFile), ``ephemeris`` (EphemerisFile: ``time`` is the ephemeris epoch,
+one column per state element), ``solver`` (a Target/Optimize solver's iterations:
+``time`` is the iteration's position, ``iteration`` and ``status`` are columns, with
+each variable and goal), ``summary`` (a postprocess function's). ``contact``
+(ContactLocator) is indexed by events instead: ``(run_id, interval)``, ``interval``
+being a :class:`pandas.IntervalIndex` level of closed ``[Start, Stop]`` intervals
+(``.left``, ``.right``, ``.contains(t)``, ``.overlaps(...)``), with ``Observer``,
+``Duration`` and the report format's other columns; a report format without Start and
+Stop (the per-tick ``AzimuthElevationRange*`` ones) is indexed by its ``Time`` like a
+report.
+
 Built column by column (:mod:`gmat_sweep.frame`) from the output's live part files under
 ``data/`` (:mod:`gmat_sweep.dataset`; which parts are live is the manifest's record),
 taking each ok run's rows from the attempt the manifest accepted. :meth:`Results.dataset` hands out
@@ -38,6 +51,7 @@ from typing import TYPE_CHECKING
 
 from gmat_sweep.errors import GmatSweepError, ResultsTooLargeError
 from gmat_sweep.manifest import Manifest
+from gmat_sweep.outputs import KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +65,8 @@ _RUN_ID = "run_id"
 #: Building the DataFrame holds about this many times its size at its peak (the frame,
 #: one column as read, and the run ids; see :mod:`gmat_sweep.frame`).
 _PEAK_FACTOR = 1.5
+#: The columns of a contact report that become its interval level.
+_INTERVAL = ("Start", "Stop")
 
 
 class Results:
@@ -74,18 +90,42 @@ class Results:
         )
 
     def output_names(self, kind: str | None = None) -> list[str]:
-        """Names of the outputs of ``kind`` (default: :meth:`default_kind`) ok runs wrote."""
-        prefix = f"{kind or self.default_kind()}__"
+        """Names of the outputs of ``kind`` (default: :meth:`default_kind`) ok runs wrote.
+
+        Raises:
+            GmatSweepError: ``kind`` is not one of :data:`~gmat_sweep.outputs.KINDS`.
+        """
+        prefix = f"{_check_kind(kind) or self.default_kind()}__"
         return sorted(key[len(prefix) :] for key in self.manifest.parts if key.startswith(prefix))
 
+    def convergence(self) -> pd.DataFrame:
+        """How each Target/Optimize solver of each run ended: a DataFrame indexed
+        ``(run_id, solver)`` with ``converged``, ``status``, ``iterations``,
+        ``worst_goal``, ``residual``, ``tolerance`` and the run's ``__status``
+        (:func:`gmat_sweep.convergence.convergence_table`; from the manifest)."""
+        from gmat_sweep.convergence import convergence_table
+
+        return convergence_table(self.manifest)
+
     def default_kind(self) -> str:
-        """``summary`` when the sweep kept postprocess summaries, else ``report``."""
-        if any(key.startswith("summary__") for key in self.manifest.parts):
-            return "summary"
+        """``summary`` when the sweep kept postprocess summaries, else ``report``; for a
+        mission with no ReportFile, the first kind (:data:`~gmat_sweep.outputs.KINDS`
+        order) it wrote."""
+        written = {key.split("__", 1)[0] for key in self.manifest.parts}
+        for kind in ("summary", "report", *KINDS):
+            if kind in written:
+                return kind
         return "report"
 
     def _choose(self, report: str | None, kind: str) -> str | None:
         names = self.output_names(kind)
+        others = sorted(k.replace("__", " ", 1) for k in self.manifest.parts)
+        if not names and others:
+            raise GmatSweepError(
+                f"no run of this sweep wrote a {kind} output; its outputs are: "
+                f"{', '.join(others)}. Choose one with kind=<kind> and its name "
+                "(e.g. Results(out).to_pandas('Name', kind='ephemeris'))."
+            )
         if report is not None:
             if report not in names and names:
                 raise GmatSweepError(
@@ -119,7 +159,7 @@ class Results:
         """
         import pyarrow.dataset as pads
 
-        kind = kind or self.default_kind()
+        kind = _check_kind(kind) or self.default_kind()
         name = self._choose(report, kind)
         parts = self._parts(f"{kind}__{name}") if name is not None else []
         if not parts:
@@ -132,7 +172,7 @@ class Results:
         metadata: nothing is read)."""
         import pyarrow.parquet as pq
 
-        kind = kind or self.default_kind()
+        kind = _check_kind(kind) or self.default_kind()
         name = self._choose(report, kind)
         total = 0
         for part in self._parts(f"{kind}__{name}") if name is not None else []:
@@ -159,7 +199,7 @@ class Results:
         from gmat_sweep.frame import build_frame
 
         use_system_allocator()
-        kind = kind or self.default_kind()
+        kind = _check_kind(kind) or self.default_kind()
         name = self._choose(report, kind)
         if check_memory:
             self._check_memory(name, kind)
@@ -171,6 +211,7 @@ class Results:
             time_column,
             np.frombuffer(self.manifest.status_codes(), dtype=np.uint8),
             np.frombuffer(self.manifest.attempt_counts(), dtype=np.uint32),
+            interval=_INTERVAL if kind == "contact" and _has_interval(schema) else None,
         )
 
     def _check_memory(self, name: str | None, kind: str) -> None:
@@ -225,6 +266,22 @@ def _schema(first_part: Path) -> tuple[pa.Schema, str | None]:
             kind = pa.float64()
         fields.append(pa.field(f.name, kind))
     return pa.schema(fields), time_column
+
+
+def _check_kind(kind: str | None) -> str | None:
+    if kind is not None and kind not in KINDS:
+        raise GmatSweepError(f"unknown output kind {kind!r}; the kinds are: {', '.join(KINDS)}")
+    return kind
+
+
+def _has_interval(schema: pa.Schema) -> bool:
+    """Whether ``schema`` has the timestamp columns of a contact interval."""
+    import pyarrow as pa
+
+    names = set(schema.names)
+    return all(
+        name in names and pa.types.is_timestamp(schema.field(name).type) for name in _INTERVAL
+    )
 
 
 def _empty_schema() -> pa.Schema:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gmat_sweep.convergence import describe_solver
 from gmat_sweep.manifest import Manifest
 from gmat_sweep.spec import run_dir_name
 
@@ -26,6 +27,8 @@ def _log_path(out: Path, entry: dict[str, Any]) -> str:
         return str(kept)
     if entry.get("status") == "ok":
         return "none kept (ok runs keep no logs; run with keep_gmat_files=True to keep them)"
+    if entry.get("status") == "unconverged":
+        return "none kept (GMAT ran it to the end; run with keep_gmat_files=True to keep its files)"
     return "none (the run never reached GMAT, or its worker was lost)"
 
 
@@ -51,6 +54,7 @@ def describe_sweep(out: Path) -> str:
     sessions: list[str] = []
     fingerprints: dict[tuple[tuple[str, str], ...], int] = collections.Counter()
     retried = 0
+    solvers = _SolverTally()
     for record in manifest.records():
         if record.get("kind") == "session":
             backend = record.get("backend", {})
@@ -63,10 +67,13 @@ def describe_sweep(out: Path) -> str:
                 fingerprints[software] += 1
             if record.get("attempt", 1) > 1:
                 retried += 1
+            solvers.add(int(record["run_id"]), record.get("solvers") or {})
     if sessions:
         lines.append(f"  sessions: {'; '.join(sessions)}")
     if retried:
         lines.append(f"  retried attempts: {retried}")
+    accepted = bool((header.get("settings") or {}).get("accept_unconverged"))
+    lines.extend(solvers.lines(accepted))
     if len(fingerprints) > 1:
         lines.append("  WARNING: runs ran on workers with different software:")
         for software, n in fingerprints.items():
@@ -135,6 +142,8 @@ def describe_run(out: Path, run_id: int) -> str:
         )
         if entry.get("error"):
             lines.append(f"    {entry['error'].get('type')}: {entry['error'].get('message')}")
+        for name, summary in (entry.get("solvers") or {}).items():
+            lines.append(f"    solver {describe_solver(name, summary)}")
     for name, rows in sorted((last.get("outputs") or {}).items()):
         lines.append(f"  output {name}: {rows} rows")
     for note in last.get("warnings") or []:
@@ -145,6 +154,47 @@ def describe_run(out: Path, run_id: int) -> str:
         lines.append("  log tail:")
         lines.extend(f"    {line}" for line in tail.strip().splitlines()[-15:])
     return "\n".join(lines)
+
+
+#: A solver's ``converged`` (True, False, None: did not solve) as a _SolverTally code.
+_SOLVER_CODES: dict[bool | None, int] = {True: 1, False: 2, None: 3}
+
+
+class _SolverTally:
+    """How each solver ended in each run's latest attempt, one byte per run and solver
+    (0: no such solver in that attempt, then converged, not converged, did not solve)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, bytearray] = {}
+
+    def add(self, run_id: int, solvers: dict[str, Any]) -> None:
+        """Record a run line (a later attempt of a run replaces the earlier one)."""
+        for name, codes in self.codes.items():
+            if name not in solvers and run_id < len(codes):
+                codes[run_id] = 0
+        for name, summary in solvers.items():
+            codes = self.codes.setdefault(str(name), bytearray())
+            if len(codes) <= run_id:
+                codes.extend(bytes(run_id + 1 - len(codes)))
+            codes[run_id] = _SOLVER_CODES.get(summary.get("converged"), 2)
+
+    def lines(self, accepted: bool) -> list[str]:
+        """``  solver DC: converged in 1 of 2 runs; not converged: run 0 (unconverged)``."""
+        lines = []
+        for name, codes in self.codes.items():
+            ran = len(codes) - codes.count(0)
+            if not ran:
+                continue
+            text = f"  solver {name}: converged in {codes.count(1)} of {ran} runs"
+            if codes.count(3):
+                text += f"; did not solve (RunInitialGuess) in {codes.count(3)}"
+            bad = [run_id for run_id, code in enumerate(codes) if code == 2]
+            if bad:
+                shown = ", ".join(str(r) for r in bad[:10]) + (" ..." if len(bad) > 10 else "")
+                verdict = "accepted as ok (accept_unconverged)" if accepted else "unconverged"
+                text += f"; not converged: run {shown} ({verdict})"
+            lines.append(text)
+        return lines
 
 
 def _first_line(text: str) -> str:

@@ -41,6 +41,12 @@ class Status(str, enum.Enum):
       serving this run. Only this run is affected.
     - ``lost``: the backend could not tell what happened (worker lost, pod evicted,
       node died). Resubmitted up to ``max_retries`` times.
+    - ``unconverged``: GMAT ran the mission, but a ``Target`` (or ``Optimize``) sequence
+      did not converge: GMAT then goes on with the solver's last iterate, so the
+      outputs look like a good run's. Decided by the driver from the outcome's
+      ``solvers`` (:mod:`gmat_sweep.convergence`) unless the sweep accepts unconverged
+      runs (``accept_unconverged=True``). Not retried within a session (it would not
+      converge again); ``resume`` reruns it like a failure.
     """
 
     OK = "ok"
@@ -48,6 +54,7 @@ class Status(str, enum.Enum):
     TIMEOUT = "timeout"
     CRASHED = "crashed"
     LOST = "lost"
+    UNCONVERGED = "unconverged"
 
     def __str__(self) -> str:
         return self.value
@@ -141,6 +148,12 @@ class RunOutcome:
             (and the backend test kit) can tell that the run got the overrides,
             retention and script the driver sent, even where the outputs would not show
             a difference. Empty on outcomes not made by the worker.
+        solvers: Per ``Target``/``Optimize`` solver the run used (its GMAT resource name,
+            e.g. ``"DC"``), how it ended: ``{"converged": bool, "status": str,
+            "iterations": int}`` plus, when GMAT wrote goals, ``"worst_goal"``,
+            ``"residual"`` and ``"tolerance"`` of the last iteration
+            (:func:`gmat_sweep.convergence.solver_summary`). Empty when the mission has
+            no solver, or on outcomes not made by the worker.
     """
 
     run_id: int
@@ -155,6 +168,7 @@ class RunOutcome:
     warnings: tuple[str, ...] = ()
     log: str = ""
     applied: str = ""
+    solvers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -241,6 +241,7 @@ class _Attempt:
         tables: dict[str, bytes] | None = None,
         error: ErrorInfo | None = None,
         warnings: tuple[str, ...] = (),
+        solvers: dict[str, Any] | None = None,
     ) -> RunOutcome:
         """Describe the attempt, bringing its logs when it did not end ok; dispose of its files."""
         log = "" if status is Status.OK else self._logs()
@@ -263,6 +264,7 @@ class _Attempt:
             warnings=warnings,
             log=log,
             applied=applied_digest(self.spec),
+            solvers=dict(solvers or {}),
         )
 
     def from_reply(self, reply: dict[str, Any]) -> RunOutcome:
@@ -272,6 +274,7 @@ class _Attempt:
             tables=dict(reply.get("tables", {})),
             error=error,
             warnings=tuple(reply.get("warnings", ())),
+            solvers=dict(reply.get("solvers") or {}),
         )
 
 

@@ -32,6 +32,7 @@ MARKERS = {
     "timeout": ("C1", "s"),
     "crashed": ("C4", "D"),
     "lost": ("C7", "^"),
+    "unconverged": ("C9", "P"),
 }
 #: Parameters drawn at most (the first ones, in the design's order) unless named.
 _MAX_PARAMETERS = 5
