@@ -129,7 +129,12 @@ def test_a_holder_killed_with_sigkill_frees_the_lock_at_once(
     first.wait()
     assert (out / LOCK_NAME).exists()  # left behind by the dead holder
     started = time.monotonic()
-    df = Sweep.from_manifest(out).resume()
+    with pytest.warns(UserWarning, match=rf"took over the lock of .* from run \(pid {first.pid} "):
+        df = Sweep.from_manifest(out).resume()
+    session = manifest_lines(out, "session")[-1]
+    assert session["took_over"]["pid"] == first.pid
+    assert session["took_over"]["reason"] == f"pid {first.pid} is gone"
+    assert "took_over" not in manifest_lines(out, "session")[0]  # the first driver's
     assert (df["__status"] == "ok").all()
     assert _ok_runs(out) == list(range(len(SMAS)))
     assert time.monotonic() - started < 60  # no lease to wait out on the same host
@@ -158,7 +163,12 @@ def test_a_lock_held_from_another_host_is_taken_over_only_after_its_lease(
     assert json.loads((out / LOCK_NAME).read_text())["token"] == "f" * 32  # untouched
 
     _foreign_lock(out, age_s=121)  # the node died: nobody renewed it for a whole lease
-    df = Sweep.from_manifest(out).resume()
+    with pytest.warns(UserWarning, match="pid 4242 on host node-elsewhere.*not renewed for"):
+        df = Sweep.from_manifest(out).resume()
+    took_over = manifest_lines(out, "session")[-1]["took_over"]
+    assert took_over["host"] == "node-elsewhere" and took_over["what"] == "run"
+    assert took_over["reason"].startswith("not renewed for 12")  # 121 s and counting
+    assert took_over["reason"].endswith("(lease 120 s)")
     assert (df["__status"] == "ok").all()
     assert not (out / LOCK_NAME).exists()
 

@@ -39,11 +39,22 @@ from gmat_sweep.errors import OutputDirError, SweepConfigError, SweepLockedError
 from gmat_sweep.processes import boot_id, pid_alive, process_stat
 from gmat_sweep.records import utcnow
 
-__all__ = ["DEFAULT_LEASE_S", "LEASE_ENV", "LOCK_NAME", "SweepLock", "lease_s"]
+__all__ = ["DEFAULT_LEASE_S", "LEASE_ENV", "LOCK_NAME", "SweepLock", "lease_s", "took_over_message"]
 
 LOCK_NAME = ".gmat-sweep.lock"
 LEASE_ENV = "GMAT_SWEEP_LOCK_LEASE_S"
 DEFAULT_LEASE_S = 120.0
+
+
+def took_over_message(out: Path, took_over: dict[str, Any]) -> str:
+    """What a driver that took the lock over says (it is also in the session line)."""
+    return (
+        f"took over the lock of {out} from {took_over.get('what') or 'a driver'} "
+        f"(pid {took_over.get('pid')} on host {took_over.get('host')}, since "
+        f"{took_over.get('since')}): {took_over.get('reason')}. If that driver is in fact "
+        "still running (another node with a stalled filesystem), it stops at its next "
+        "commit; its last uncommitted runs are run again here."
+    )
 
 
 def lease_s() -> float:
@@ -102,6 +113,9 @@ class SweepLock:
         self.token = uuid.uuid4().hex
         self._held = False
         self._lost = False
+        #: Set when :meth:`acquire` took the lock over from a holder that was gone: who
+        #: held it (host, pid, what, since) and why it no longer did (``reason``).
+        self.took_over: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -169,6 +183,9 @@ class SweepLock:
         if moved is not None and moved.get("token") != holder.get("token"):
             with contextlib.suppress(OSError):  # exists again, or no hard links here
                 os.link(aside, self.path)
+        else:
+            fields = ("host", "pid", "what", "since")
+            self.took_over = {**{k: holder.get(k) for k in fields}, "reason": why_stale}
         aside.unlink(missing_ok=True)
 
     def _stale(self, holder: dict[str, Any]) -> str | None:

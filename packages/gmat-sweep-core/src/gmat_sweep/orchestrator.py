@@ -313,7 +313,7 @@ class Sweep:
         Raises:
             SweepLockedError: another driver runs, resumes or extends this sweep.
         """
-        from gmat_sweep.lock import SweepLock
+        from gmat_sweep.lock import SweepLock, took_over_message
 
         if what == "run":
             check_out_dir(self.out)
@@ -324,6 +324,10 @@ class Sweep:
                 assert self.manifest is not None
                 self.manifest = Manifest.load(self.out)
             self._lock = lock
+            if lock.took_over is not None:
+                warnings.warn(
+                    took_over_message(self.out, lock.took_over), UserWarning, stacklevel=4
+                )
             try:
                 yield
             finally:
@@ -413,7 +417,8 @@ class Sweep:
             self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
         )
         try:
-            manifest.append(session_record(pool.name, pool.options(), len(todo)))
+            took_over = self._lock.took_over if self._lock is not None else None
+            manifest.append(session_record(pool.name, pool.options(), len(todo), took_over))
             if todo:
                 self._dispatch(pool, todo, progress)
         finally:

@@ -125,14 +125,23 @@ def header_record(
     }
 
 
-def session_record(backend: str, options: Mapping[str, Any], runs_to_do: int) -> dict[str, Any]:
-    """A ``run``, ``resume`` or ``extend`` started on ``backend``."""
-    return {
+def session_record(
+    backend: str,
+    options: Mapping[str, Any],
+    runs_to_do: int,
+    took_over: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``run``, ``resume`` or ``extend`` started on ``backend``; ``took_over``: the
+    lock holder this driver replaced (host, pid, what, since, reason), when it did."""
+    record = {
         "kind": "session",
         "at": utcnow(),
         "backend": {"name": backend, "options": dict(options)},
         "runs_to_do": runs_to_do,
     }
+    if took_over is not None:
+        record["took_over"] = dict(took_over)
+    return record
 
 
 def extend_record(n_runs: int) -> dict[str, Any]:
