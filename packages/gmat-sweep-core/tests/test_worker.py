@@ -125,6 +125,7 @@ def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
     monkeypatch.setenv("GMAT_SWEEP_SCRATCH", str(scratch))
     worker.remove_process_scratch()
     failing, kept = _spec(tmp_path, 1), replace(_spec(tmp_path, 2), keep_files=True)
+    (tmp_path / "manifest.jsonl").write_text("")  # a sweep here: the worker checks it sees one
     try:
         outcomes = execute_batch([failing, kept])
     finally:
@@ -139,6 +140,21 @@ def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
     assert [list(p.iterdir()) for p in scratch.iterdir()] == [[]]  # both attempts' removed
     worker.remove_process_scratch()
     assert list(scratch.iterdir()) == []  # and the process's own folder at exit
+
+
+def test_keep_files_where_this_worker_sees_no_sweep_fails_before_gmat_runs(
+    gmat: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "not-here"  # the driver's out, which this worker cannot see
+    try:
+        (outcome,) = execute_batch([replace(_spec(elsewhere, 3), keep_files=True)])
+    finally:
+        shutdown_hosts()
+    assert outcome.status is Status.FAILED and not outcome.tables
+    assert outcome.error is not None and outcome.error.type == "SweepConfigError"
+    assert "keep_gmat_files=True" in outcome.error.message
+    assert str(elsewhere) in outcome.error.message and "GMAT was not run" in outcome.error.message
+    assert not elsewhere.exists()  # nothing made where the sweep should be
 
 
 def test_scratch_left_by_a_killed_process_is_removed_by_the_next(

@@ -334,11 +334,6 @@ def test_a_worker_that_cannot_see_the_sweep_directory_completes_it_bit_equal(
     assert_sweeps_equal(driver_only / "out", tmp_path / "local")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: with keep_gmat_files=True a worker that cannot see out writes GMAT's "
-    "files into its own filesystem and the run ends ok; the files are lost without a word",
-)
 def test_keep_gmat_files_on_a_worker_that_cannot_see_out_is_an_error_that_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -372,6 +367,7 @@ def test_keep_gmat_files_on_a_worker_that_cannot_see_out_is_an_error_that_says_s
         )
     # Either the sweep or the run's error names the option and the folder the worker lacks.
     assert "keep_gmat_files" in said and str(out) in said, said or "no error at all"
+    assert "GMAT was not run" in said  # refused before spending the run's time
     assert not (out / "runs").exists() or any((out / "runs").iterdir())
 
 

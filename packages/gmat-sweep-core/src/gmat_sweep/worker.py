@@ -33,6 +33,7 @@ import atexit
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -181,7 +182,7 @@ def _finalize(staging: Path, out_dir: Path, run_id: int) -> Path:
     usually another filesystem), so ``runs/<run_id>`` never holds two attempts' files.
     """
     runs = out_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+    runs.mkdir(exist_ok=True)  # never out_dir itself: one this worker cannot see is an error
     final = runs / run_dir_name(run_id)
     landing = runs / f".{final.name}.new-{uuid.uuid4().hex[:8]}"
     shutil.copytree(staging, landing)
@@ -192,6 +193,30 @@ def _finalize(staging: Path, out_dir: Path, run_id: int) -> Path:
     os.replace(landing, final)
     shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _sees_the_sweep(out_dir: Path, wait_s: float = 5.0) -> bool:
+    """Whether this machine sees the sweep's manifest at ``out_dir`` (waiting a little: a
+    shared filesystem may show another node's new file late)."""
+    from gmat_sweep.manifest import MANIFEST_NAME
+
+    deadline = time.monotonic() + wait_s
+    while not (out_dir / MANIFEST_NAME).is_file():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
+
+
+def _blind_to_out(spec: RunSpec) -> ErrorInfo:
+    return ErrorInfo(
+        "SweepConfigError",
+        f"keep_gmat_files=True keeps each run's GMAT files in {spec.out_dir}/runs/, so the "
+        f"workers must see the sweep directory {spec.out_dir} at that path, and this worker "
+        f"({socket.gethostname()}) does not (no manifest.jsonl there). GMAT was not run. "
+        "Mount the sweep directory on the workers at the same path, or run without "
+        "keep_gmat_files (the runs' outputs come back to the driver either way).",
+    )
 
 
 def _signal_name(returncode: int | None) -> str:
@@ -214,6 +239,7 @@ class _Attempt:
         prefix = f"gmat-sweep-{run_dir_name(spec.run_id)}-a{spec.attempt}-"
         self.staging = Path(tempfile.mkdtemp(prefix=prefix, dir=process_scratch()))
         self.fingerprint: dict[str, str] = {}
+        self.keep_files = spec.keep_files  # GMAT's files go to out/runs/ at the end
 
     def log_tail(self) -> str:
         return _tail(self.staging / "worker.log")
@@ -229,7 +255,7 @@ class _Attempt:
 
     def _dispose(self) -> None:
         """Keep GMAT's files in ``runs/<run_id>`` (``keep_files``) or remove them."""
-        if self.spec.keep_files:
+        if self.keep_files:
             _finalize(self.staging, Path(self.spec.out_dir), self.spec.run_id)
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
@@ -289,6 +315,9 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
         attempt = _Attempt(spec)
     except OSError as exc:
         return _no_scratch(spec, exc)
+    if spec.keep_files and not _sees_the_sweep(Path(spec.out_dir)):
+        attempt.keep_files = False  # nowhere to keep them
+        return attempt.outcome(Status.FAILED, error=_blind_to_out(spec))
     host: GmatHost | None = None
     try:
         host = hosts.acquire(hosts.host_key(spec.script_sha256 or spec.script), reuse_gmat_context)
