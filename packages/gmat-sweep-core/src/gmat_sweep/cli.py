@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gmat_sweep._version import __version__
+from gmat_sweep.cli_options import reduce_option, report_option
 from gmat_sweep.cli_pictures import add_commands as add_picture_commands
 from gmat_sweep.cli_sensitivity import add_commands as add_sensitivity_commands
 
@@ -439,14 +440,7 @@ def show(out: Path, failed: bool, run_id: int | None) -> None:
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
 @click.argument("channel")
-@click.option(
-    "--reduce",
-    "how",
-    type=click.Choice(["last", "first", "min", "max", "mean"]),
-    default="last",
-    show_default=True,
-    help="One value per run: its last (first) row, or the channel's min, max or mean.",
-)
+@reduce_option
 @click.option("--coverage", type=float, default=0.99, show_default=True)
 @click.option("--confidence", type=float, default=0.95, show_default=True)
 @click.option(
@@ -460,7 +454,7 @@ def show(out: Path, failed: bool, run_id: int | None) -> None:
     show_default=True,
     help="Runs without a value (not ok): refuse, leave out, or count as beyond the bound.",
 )
-@click.option("--report", default=None, help="ReportFile, when the script has several.")
+@report_option
 @_guard
 def stats(out: Path, channel: str, **options: Any) -> None:
     """CHANNEL's value per run in OUT, summarised, with its Wilks tolerance bound."""
