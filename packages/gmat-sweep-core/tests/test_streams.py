@@ -73,3 +73,10 @@ def test_a_numpy_that_disagrees_sends_every_draw_to_numpy(monkeypatch: pytest.Mo
     assert not np.array_equal(streams._fast_uniforms(5, 0, 8, key, 1), _numpy_rows(5, 0, 8, key, 1))
     assert np.array_equal(streams.run_uniforms(5, 0, 8, key, 1), _numpy_rows(5, 0, 8, key, 1))
     assert streams._checked == {"uniforms": False}
+
+
+def test_a_negative_seed_is_refused_as_numpy_refuses_it() -> None:
+    with pytest.raises(ValueError, match="non-negative integer, got -1"):
+        streams._fast_uniforms(-1, 0, 3, 5, 1)
+    with pytest.raises(ValueError):
+        np.random.SeedSequence(entropy=-1)

@@ -38,7 +38,13 @@ _checked: dict[str, bool] = {}
 
 
 def _words(n: int) -> list[int]:
-    """numpy's 32-bit words of a non-negative int (least significant first; 0 is [0])."""
+    """numpy's 32-bit words of a non-negative int (least significant first; 0 is [0]).
+
+    Raises:
+        ValueError: ``n`` is negative (numpy's SeedSequence refuses it too).
+    """
+    if n < 0:
+        raise ValueError(f"a seed, run id or key must be a non-negative integer, got {n}")
     words = [n & _MASK32]
     n >>= 32
     while n:
