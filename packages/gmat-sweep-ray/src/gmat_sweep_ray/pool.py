@@ -120,7 +120,7 @@ class RayPool(Pool):
                     "RayPool: autoscale_cpus asks a cluster's autoscaler for nodes; a private "
                     "local runtime has none. Give address='auto' or 'ray://head:10001'."
                 )
-            ray.init(address=target, num_cpus=num_cpus, **ray_init_kwargs)
+            _init_ray(ray, target, num_cpus, ray_init_kwargs)
             self._owns_runtime = True
             self._address = target
         self._remote = ray.remote(num_cpus=1, max_retries=0)(_run_batch)
@@ -192,3 +192,30 @@ class RayPool(Pool):
 
     def __repr__(self) -> str:
         return f"RayPool(address={self._address!r})"
+
+
+#: Attempts at a Ray Client connection whose per-client server fails to start.
+_CLIENT_ATTEMPTS = 3
+
+
+def _init_ray(ray: Any, target: str, num_cpus: int | None, kwargs: dict[str, Any]) -> None:
+    """``ray.init``; a failure leaves no half-initialised Ray in this process.
+
+    Through the Ray Client (``ray://``), Ray's proxy starts one server process per
+    client, and under load that start sometimes fails ("Starting Ray client server
+    failed") while the next succeeds: that case is retried, up to :data:`_CLIENT_ATTEMPTS`
+    times in all, a few seconds apart. Any other failure is raised at once.
+    """
+    for attempt in range(1, _CLIENT_ATTEMPTS + 1):
+        try:
+            ray.init(address=target, num_cpus=num_cpus, **kwargs)
+            return
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                ray.shutdown()  # else the next ray.init in this process fails too
+            transient = isinstance(exc, ConnectionAbortedError) and (
+                "Starting Ray client server failed" in str(exc)
+            )
+            if not (target.startswith("ray://") and transient) or attempt == _CLIENT_ATTEMPTS:
+                raise
+            time.sleep(2.0 * attempt)
