@@ -9,10 +9,8 @@ namespaceSelector is every namespace, and peers of one ``from`` list are alterna
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import kubernetes_validate
@@ -26,8 +24,8 @@ from gmat_sweep_dask.kubernetes import (
     sweep_network_policy,
 )
 
-RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "kubernetes"
-K8S_VERSION = "1.37"
+from .test_kubernetes import K8S_VERSION, RECIPE, _driver
+
 NAMESPACE = "sweeps"
 
 
@@ -113,14 +111,6 @@ def test_an_empty_selector_that_would_admit_everyone_is_refused(empty: str) -> N
         sweep_network_policy("sma-sweep", **{empty: {}})
     with pytest.raises(ValueError, match="DNS-1035 label"):
         sweep_network_policy("Sma_Sweep")
-
-
-def _driver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gmat_sweep_k8s_driver", RECIPE / "driver.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _FakePolicy:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_slurm import SlurmPool
 from gmat_sweep_slurm.testing import squeue_jobs
 
-from .conftest import jobs_options
+from .conftest import jobs_options, run_driver_job, wait_until
 
 SCRIPT = kit_script()
 
@@ -35,27 +33,18 @@ def _run_lines(out: Path) -> list[dict[str, object]]:
     return manifest_lines(out, "run")
 
 
-def _wait(condition: object, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_workers_are_slurm_jobs_that_leave_with_the_pool(
     slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT")))
     with SlurmPool(**jobs_options()) as pool:  # type: ignore[arg-type]
-        assert _wait(lambda: len(squeue_jobs("dask-worker")) == 2), squeue_jobs()
+        assert wait_until(lambda: len(squeue_jobs("dask-worker")) == 2), squeue_jobs()
         df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool,
                    out=tmp_path / "o", progress=False)  # fmt: skip
         assert (df["__status"] == "ok").all()
         options = pool.options()
         assert options["mode"] == "jobs" and options["sizing"]["threads_per_worker"] == 1
-    assert _wait(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
+    assert wait_until(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
     session = next(
         json.loads(line)
         for line in (tmp_path / "o" / MANIFEST_NAME).read_text().splitlines()
@@ -75,7 +64,7 @@ def test_a_worker_job_cancelled_mid_batch_costs_only_time(
     cancelled: list[str] = []
 
     def cancel_one_worker_job() -> None:
-        if _wait(lambda: len(_run_lines(out)) >= 30, timeout=120):
+        if wait_until(lambda: len(_run_lines(out)) >= 30, timeout=120):
             job = squeue_jobs("dask-worker")[0][0]
             subprocess.run(["scancel", job], check=True)
             cancelled.append(job)
@@ -115,8 +104,8 @@ def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
     monkeypatch.setenv("GMAT_ROOT", str(gmat))  # for the local reference
     out = tmp_path / "in-allocation"
     report = tmp_path / "workers.json"
-    driver = tmp_path / "driver.py"
-    driver.write_text(
+    job, log = run_driver_job(
+        tmp_path,
         textwrap.dedent(f"""
         import json
         from distributed import get_task_stream
@@ -137,28 +126,10 @@ def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
             with open({str(report)!r}, "w") as f:
                 json.dump({{"sized": sized, "names": sorted(names.values()), "ran": ran}}, f)
         print("gmat-sweep driver finished", flush=True)
-    """)
+    """),
+        gmat,
+        request_lines,
     )
-    batch = tmp_path / "driver.sh"
-    directives = "\n".join(f"#SBATCH {line}" for line in request_lines)
-    batch.write_text(
-        "#!/bin/bash\n#SBATCH --job-name=gmat-sweep-driver\n#SBATCH --nodes=1\n"
-        f"{directives}\n#SBATCH --mem=4G\n#SBATCH --output={tmp_path}/driver-%j.log\n"
-        # The driver's exit status in the log: Slurm may forget a finished job (MinJobAge)
-        # before scontrol is asked for its ExitCode.
-        f"export GMAT_ROOT={gmat}\n{sys.executable} {driver}\n"
-        'echo "gmat-sweep driver exited $?"\n'
-    )
-    job = (
-        subprocess.run(
-            ["sbatch", "--parsable", str(batch)], capture_output=True, text=True, check=True
-        )
-        .stdout.strip()
-        .split(";")[0]
-    )
-    finished = _wait(lambda: not any(j[0] == job for j in squeue_jobs()), timeout=300)
-    log = next(tmp_path.glob("driver-*.log")).read_text()
-    assert finished, f"driver job {job} still running:\n{log[-3000:]}"
     assert "Slurm sizing: 1 node(s) x 2 worker(s)" in log, log[-3000:]
     assert "gmat-sweep driver finished" in log, log[-3000:]
     workers = json.loads(report.read_text())
@@ -166,7 +137,6 @@ def test_allocation_mode_starts_every_sized_worker_and_each_runs_runs(
     assert workers["sized"] == 2
     assert workers["names"] == ["slurm-0", "slurm-1"], workers
     assert workers["ran"] == ["slurm-0", "slurm-1"], workers
-    assert "gmat-sweep driver exited 0\n" in log, log[-3000:]
     with LocalPool(2) as local:
         Sweep(SCRIPT, reference_design("grid"), out=tmp_path / "ref", backend=local,
               progress=False).run()  # fmt: skip
@@ -188,8 +158,8 @@ def test_a_run_that_hangs_in_allocation_mode_times_out_and_its_gmat_is_gone(
     )
     out = tmp_path / "o"
     report = tmp_path / "report.json"
-    driver = tmp_path / "driver.py"
-    driver.write_text(
+    run_driver_job(
+        tmp_path,
         textwrap.dedent(f"""
         import json, warnings
         from gmat_sweep import sweep
@@ -209,21 +179,10 @@ def test_a_run_that_hangs_in_allocation_mode_times_out_and_its_gmat_is_gone(
         with open({str(report)!r}, "w") as f:
             json.dump({{"status": {{str(k): v for k, v in status.items()}},
                        "hung": len(hung), "alive": alive}}, f)
-    """)
+    """),
+        gmat,
+        ["--ntasks=1", "--cpus-per-task=2"],
     )
-    batch = tmp_path / "driver.sh"
-    batch.write_text(
-        "#!/bin/bash\n#SBATCH --nodes=1 --ntasks=1 --cpus-per-task=2 --mem=4G\n"
-        f"#SBATCH --output={tmp_path}/driver-%j.log\n"
-        f"export GMAT_ROOT={gmat}\n{sys.executable} {driver}\n"
-        'echo "gmat-sweep driver exited $?"\n'
-    )
-    job = subprocess.run(["sbatch", "--parsable", str(batch)], capture_output=True, text=True,
-                         check=True).stdout.strip().split(";")[0]  # fmt: skip
-    finished = _wait(lambda: not any(j[0] == job for j in squeue_jobs()), timeout=300)
-    log = next(tmp_path.glob("driver-*.log")).read_text()
-    assert finished, f"driver job {job} still running:\n{log[-3000:]}"
-    assert "gmat-sweep driver exited 0\n" in log, log[-3000:]
     result = json.loads(report.read_text())
     assert result["status"] == {"0": "ok", "1": "timeout", "2": "ok"}, result
     assert result["hung"] == 1 and result["alive"] == [], result

@@ -7,7 +7,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,9 @@ from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_slurm import SlurmPool
 from gmat_sweep_slurm.testing import squeue_jobs
 
-from .conftest import jobs_options
+from .conftest import jobs_options, run_driver_job, wait_until
 
 SCRIPT = kit_script()
-
-
-def _wait(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _refused_without_certificates(address: str) -> str:
@@ -80,7 +70,7 @@ def test_jobs_mode_speaks_tls_with_certificates_only_the_user_can_read(
         assert refusal.startswith("refused:") and "/ refused:" in refusal, refusal
         assert pool.options()["tls"] is True
     assert not list(shared.glob(".gmat-sweep-tls-*")), "the certificates outlived the pool"
-    assert _wait(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
+    assert wait_until(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
     with LocalPool(2) as local:
         Sweep(SCRIPT, reference_design("grid"), out=tmp_path / "ref", backend=local,
               progress=False).run()  # fmt: skip
@@ -118,8 +108,8 @@ def test_allocation_mode_speaks_tls_and_keeps_keys_off_command_lines(
     monkeypatch.setenv("GMAT_ROOT", str(gmat))
     out = tmp_path / "in-allocation"
     report = tmp_path / "tls.json"
-    driver = tmp_path / "driver.py"
-    driver.write_text(
+    _job, log = run_driver_job(
+        tmp_path,
         textwrap.dedent(f"""
         import json, subprocess
         from gmat_sweep import Sweep
@@ -137,22 +127,10 @@ def test_allocation_mode_speaks_tls_and_keeps_keys_off_command_lines(
                            "workers": workers, "srun": pool.options()["srun"],
                            "key_on_a_command_line": "PRIVATE KEY" in argv}}, f)
         print("gmat-sweep driver finished", flush=True)
-    """)
+    """),
+        gmat,
+        ["--ntasks=2"],
     )
-    batch = tmp_path / "driver.sh"
-    batch.write_text(
-        "#!/bin/bash\n#SBATCH --job-name=gmat-sweep-driver\n#SBATCH --nodes=1\n"
-        "#SBATCH --ntasks=2\n#SBATCH --mem=4G\n"
-        f"#SBATCH --output={tmp_path}/driver-%j.log\n"
-        f"export GMAT_ROOT={gmat}\nexec {sys.executable} {driver}\n"
-    )
-    job = subprocess.run(
-        ["sbatch", "--parsable", str(batch)], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    job = job.split(";")[0]
-    finished = _wait(lambda: not any(j[0] == job for j in squeue_jobs()), timeout=300)
-    log = next(tmp_path.glob("driver-*.log")).read_text()
-    assert finished, f"driver job {job} still running:\n{log[-3000:]}"
     assert "gmat-sweep driver finished" in log, log[-3000:]
     seen = json.loads(report.read_text())
     assert seen["scheduler"].startswith("tls://"), seen
