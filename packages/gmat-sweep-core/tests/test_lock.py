@@ -24,7 +24,7 @@ from gmat_sweep.errors import (
     SweepLockLostError,
 )
 from gmat_sweep.lock import LOCK_NAME, SweepLock
-from gmat_sweep.testing import kit_script, manifest_lines
+from gmat_sweep.testing import kit_script, manifest_lines, wait_until
 
 SCRIPT = kit_script()
 SMAS = [6900.0 + 10 * i for i in range(24)]
@@ -55,15 +55,6 @@ def _driver(out: Path, *, resume: bool = False) -> subprocess.Popen[str]:
     )
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _ok_runs(out: Path) -> list[int]:
     return sorted(line["run_id"] for line in manifest_lines(out, "run") if line["status"] == "ok")
 
@@ -85,7 +76,7 @@ def test_a_second_driver_is_refused_while_the_first_runs(
     out = tmp_path / "sweep"
     first = _driver(out)
     try:
-        assert _wait(lambda: len(manifest_lines(out, "run")) >= 2), _finish(first)
+        assert wait_until(lambda: len(manifest_lines(out, "run")) >= 2), _finish(first)
         with pytest.raises(SweepLockedError) as refused:
             Sweep.from_manifest(out).resume()
         message = str(refused.value)
@@ -124,7 +115,7 @@ def test_a_holder_killed_with_sigkill_frees_the_lock_at_once(
     gmat_with(run_cost_s=0.25)
     out = tmp_path / "killed"
     first = _driver(out)
-    assert _wait(lambda: len(manifest_lines(out, "run")) >= 2), _finish(first)
+    assert wait_until(lambda: len(manifest_lines(out, "run")) >= 2), _finish(first)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert (out / LOCK_NAME).exists()  # left behind by the dead holder
@@ -191,9 +182,9 @@ def test_the_holder_renews_its_lease_and_stops_writing_once_it_lost_the_lock(
     def take_over() -> None:
         # Wait until the holder has renewed its lock at least once, then take it over as
         # a driver on another node would after this one stalled for a whole lease.
-        if _wait(lambda: len(manifest_lines(out, "run")) >= 2, timeout=60):
+        if wait_until(lambda: len(manifest_lines(out, "run")) >= 2, timeout=60):
             created = (out / LOCK_NAME).stat().st_mtime
-            seen["renewed"] = _wait(lambda: (out / LOCK_NAME).stat().st_mtime > created, 5)
+            seen["renewed"] = wait_until(lambda: (out / LOCK_NAME).stat().st_mtime > created, 5)
             _foreign_lock(out, age_s=0)
             seen["committed"] = len(manifest_lines(out, "run"))
 
@@ -233,7 +224,9 @@ def test_a_killed_holder_not_yet_reaped_does_not_hold_the_lock(tmp_path: Path) -
         with pytest.raises(SweepLockedError, match=f"pid {holder.pid} "):
             SweepLock(out).acquire()
         os.kill(holder.pid, signal.SIGKILL)
-        assert _wait(lambda: Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] == "Z")
+        assert wait_until(
+            lambda: Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] == "Z"
+        )
         with SweepLock(out) as lock:  # taken over while the zombie is still in the table
             assert json.loads((out / LOCK_NAME).read_text())["token"] == lock.token
     finally:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from gmat_sweep.testing import (
     lost_batches,
     make_fake_gmat_install,
     manifest_lines,
+    wait_until,
 )
 from gmat_sweep_dask import DaskPool
 from gmat_sweep_dask.testing import DaskCliCluster
@@ -88,15 +89,6 @@ def test_a_worker_killed_mid_batch_costs_only_time(
     assert sorted(ok_ids) == list(range(128))  # a finished run is never rerun or duplicated
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_capacity_follows_the_cluster_as_it_scales(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,7 +108,7 @@ def test_capacity_follows_the_cluster_as_it_scales(
 
         def scale_then_open_the_gate() -> None:
             try:
-                if _wait_for(lambda: bool(pool.client.processing().get(_only_worker(pool)))):
+                if wait_until(lambda: bool(pool.client.processing().get(_only_worker(pool))), 120):
                     pool.cluster.scale(2)
                     pool.client.wait_for_workers(2, timeout=120)
                     joined.append(len(pool.client.nthreads()))
@@ -129,7 +121,7 @@ def test_capacity_follows_the_cluster_as_it_scales(
             df = sweep(SCRIPT, grid=grid, backend=pool, out=out, progress=False)
         scaler.join(timeout=10)
         assert joined == [2], "the second worker did not join while the sweep waited"
-        assert _wait_for(lambda: pool.capacity == 2, timeout=10), pool.capacity
+        assert wait_until(lambda: pool.capacity == 2, timeout=10), pool.capacity
     assert (df["__status"] == "ok").all()
     workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("gmat-sweep-runs-")}
     assert len(workers) == 2, "the worker that joined mid-sweep got no runs"
@@ -217,11 +209,11 @@ def test_close_with_a_users_client_cancels_only_the_pools_unfinished_tasks(
         pool = DaskPool(client=client)
         relays = [pool.submit([spec]) for spec in specs]  # held at the gate, or queued
         # One worker runs the user's task; the other holds one of the pool's at the gate.
-        assert _wait_for(lambda: _pool_keys(client.processing()), timeout=60), client.processing()
+        assert wait_until(lambda: _pool_keys(client.processing()), timeout=60), client.processing()
         pool.close()
         for relay in relays:
             assert "cancelled" in str(relay.exception(timeout=60)), relay
-        assert _wait_for(lambda: not _pool_keys(client.run_on_scheduler(_task_states)), 30), (
+        assert wait_until(lambda: not _pool_keys(client.run_on_scheduler(_task_states)), 30), (
             f"the pool's tasks are still on the scheduler: {client.run_on_scheduler(_task_states)}"
         )
         assert client.status == "running" and mine.status == "pending"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gmat_sweep.testing import wait_until
 from gmat_sweep_slurm.testing import PARTITION, running_cluster
 
 
@@ -37,16 +37,6 @@ def jobs_options() -> dict[str, object]:
         # Inside the test cluster's own directory, removed with it.
         "log_directory": str(Path(os.environ["SLURM_CONF"]).parent / "worker-logs"),
     }
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
-    """Poll ``condition`` every 0.2 s until it holds (True) or ``timeout`` s pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def run_driver_job(
@@ -74,7 +64,7 @@ def run_driver_job(
         ["sbatch", "--parsable", str(batch)], capture_output=True, text=True, check=True
     )
     job = submitted.stdout.strip().split(";")[0]
-    finished = wait_until(lambda: not any(j[0] == job for j in squeue_jobs()), timeout=300)
+    finished = wait_until(lambda: not any(j[0] == job for j in squeue_jobs()), 300, every=0.2)
     log = next(tmp_path.glob("driver-*.log")).read_text()
     assert finished, f"driver job {job} still running:\n{log[-3000:]}"
     assert "gmat-sweep driver exited 0\n" in log, log[-3000:]

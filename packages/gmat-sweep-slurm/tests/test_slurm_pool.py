@@ -19,12 +19,13 @@ from gmat_sweep.testing import (
     lost_batches,
     make_fake_gmat_install,
     manifest_lines,
+    wait_until,
 )
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_slurm import SlurmPool
 from gmat_sweep_slurm.testing import squeue_jobs
 
-from .conftest import jobs_options, run_driver_job, wait_until
+from .conftest import jobs_options, run_driver_job
 
 SCRIPT = kit_script()
 

@@ -13,12 +13,12 @@ import pytest
 
 from gmat_sweep import LocalPool, Sweep
 from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install
+from gmat_sweep.testing import assert_sweeps_equal, kit_script, make_fake_gmat_install, wait_until
 from gmat_sweep.testing.suites import reference_design
 from gmat_sweep_slurm import SlurmPool
 from gmat_sweep_slurm.testing import squeue_jobs
 
-from .conftest import jobs_options, run_driver_job, wait_until
+from .conftest import jobs_options, run_driver_job
 
 SCRIPT = kit_script()
 

@@ -15,6 +15,7 @@ Names load lazily, so importing this package does not import pytest or pandas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ __all__ = [
     "lost_batches",
     "make_fake_gmat_install",
     "manifest_lines",
+    "wait_until",
 ]
 
 _LAZY = {
@@ -52,6 +54,20 @@ _LAZY = {
     "manifest_lines": "gmat_sweep.testing.compare",
     "lost_batches": "gmat_sweep.testing.compare",
 }
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0, every: float = 0.05) -> bool:
+    """Poll ``condition`` every ``every`` s until it holds (True) or ``timeout`` s have
+    passed (False), for tests that wait on an event (a manifest line, a job leaving the
+    queue) instead of sleeping a fixed time."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
 
 
 def kit_script() -> Path:
