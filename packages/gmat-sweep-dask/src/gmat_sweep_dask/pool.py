@@ -236,7 +236,7 @@ def _local_security(security: Any) -> Any:
         return True  # LocalCluster makes the certificates (Security.temporary)
     if security is False:
         return None
-    return _as_security(security)
+    return as_security(security)
 
 
 def _address_security(security: Any, address: str) -> Any:
@@ -260,10 +260,17 @@ def _address_security(security: Any, address: str) -> Any:
                 "distributed.comm.tls.client.cert/key (DASK_DISTRIBUTED__COMM__TLS__CA_FILE...)"
             )
         return None  # Dask's configuration (distributed.comm.tls.*)
-    return _as_security(security)
+    return as_security(security)
 
 
-def _as_security(security: Any) -> Any:
+def as_security(security: Any, owner: str = "DaskPool") -> Any:
+    """``security`` as a ``distributed.Security``: one as is, or made from the mapping of
+    its arguments.
+
+    Raises:
+        ValueError: a mapping Security does not accept, or another type (``owner`` names
+            the pool in the message).
+    """
     from distributed.security import Security
 
     if isinstance(security, Security):
@@ -272,9 +279,9 @@ def _as_security(security: Any) -> Any:
         try:
             return Security(**security)  # type: ignore[no-untyped-call]
         except TypeError as exc:
-            raise ValueError(f"DaskPool: security={dict(security)!r}: {exc}") from None
+            raise ValueError(f"{owner}: security={dict(security)!r}: {exc}") from None
     raise ValueError(
-        "DaskPool: security= takes True, False, a distributed.Security or the mapping of "
+        f"{owner}: security= takes True, False, a distributed.Security or the mapping of "
         f"its arguments, not {type(security).__name__}"
     )
 

@@ -20,7 +20,6 @@ side gets them depends on the mode:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +47,9 @@ def pool_security(security: Any) -> Any:
         return Security.temporary()  # type: ignore[no-untyped-call]
     if security is False:
         return None
-    if isinstance(security, Mapping):
-        try:
-            security = Security(**security)  # type: ignore[no-untyped-call]
-        except TypeError as exc:
-            raise ValueError(f"SlurmPool: security={dict(security)!r}: {exc}") from None
-    if not isinstance(security, Security):
-        raise ValueError(
-            "SlurmPool: security= takes True (throwaway certificates, the default), False "
-            f"(plain TCP), a distributed.Security or the mapping of its arguments, not "
-            f"{type(security).__name__}"
-        )
+    from gmat_sweep_dask.pool import as_security
+
+    security = as_security(security, "SlurmPool")
     missing = [field for field in _WORKER_SETTINGS if not getattr(security, field, None)]
     if missing:
         raise ValueError(
