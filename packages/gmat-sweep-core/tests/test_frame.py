@@ -47,7 +47,10 @@ def test_runs_come_out_in_run_id_order_with_only_accepted_attempts_and_markers(
             "run_id": [0, 0, 1, 2, 2, 3, 5],
             "time": pd.array([0, 1, 0, 0, 1, None, None], dtype="Int64"),
             "Sat.SMA": [0.0, 1.0, 12.0, 20.0, 21.0, np.nan, np.nan],
-            "__status": pd.array(["ok"] * 5 + ["failed", "timeout"], dtype="str"),
+            "__status": pd.Categorical(
+                ["ok"] * 5 + ["failed", "timeout"],
+                categories=["ok", "failed", "timeout", "crashed", "lost", "unconverged"],
+            ),
         }
     ).set_index(["run_id", "time"])
     assert_frame_equal(frame, expected, check_exact=True)
@@ -58,6 +61,7 @@ def test_a_sweep_with_no_ok_run_is_markers_only(tmp_path: Path) -> None:
     attempts = np.array([1, 1], dtype=np.uint32)
     frame = build_frame([], pa.schema([("run_id", pa.int64())]), None, codes, attempts)
     assert frame["__status"].tolist() == ["failed", "timeout"]
+    assert frame["__status"].cat.categories.tolist()[:3] == ["ok", "failed", "timeout"]
     assert frame.index.get_level_values("run_id").tolist() == [0, 1]
     assert frame.index.get_level_values("time").isna().all()
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["build_frame"]
+__all__ = ["build_frame", "status_column"]
 
 RUN_ID = "run_id"
 ATTEMPT = "attempt"
@@ -75,10 +75,25 @@ def build_frame(
         level = "interval"
     else:
         time_values = data.pop(time_column) if time_column in data else None
-    data[STATUS_COLUMN] = pd.array(STATUSES, dtype="str").take(layout.status)
+    data[STATUS_COLUMN] = status_column(layout.status)
     index = _index(layout, time_values, level)
     frame: pd.DataFrame = pd.DataFrame(data, index=index, copy=False)
     return frame
+
+
+def status_column(codes: npt.NDArray[np.uint8]) -> pd.Categorical:
+    """The ``__status`` values of rows whose manifest status codes are ``codes`` (none 0):
+    a categorical whose categories are every status a run can end with, in the manifest's
+    order (``ok``, ``failed``, ``timeout``, ``crashed``, ``lost``, ``unconverged``), whichever
+    of them occur, so that frames of different sweeps concatenate without changing dtype.
+    One byte a row, made without touching a string."""
+    import numpy as np
+    import pandas as pd
+
+    from gmat_sweep.manifest import STATUSES
+
+    dtype = pd.CategoricalDtype(list(STATUSES[1:]), ordered=False)
+    return pd.Categorical.from_codes(codes.astype(np.int8) - 1, dtype=dtype)
 
 
 def _layout(

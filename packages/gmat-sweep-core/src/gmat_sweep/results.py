@@ -13,8 +13,9 @@ What the DataFrame looks like (the contract users rely on):
   in another, and a failed run's missing values need NaN. Column dtypes therefore
   never depend on which runs failed or what values were swept.
 - A run that did not end ok is one marker row: ``time`` is NaT (or <NA>), every
-  channel is missing, and ``__status`` says ``failed``, ``timeout``, ``crashed``
-  or ``lost``. Ok rows have ``__status == "ok"``.
+  channel is missing, and ``__status`` says ``failed``, ``timeout``, ``crashed``,
+  ``lost`` or ``unconverged``. Ok rows have ``__status == "ok"``. ``__status`` is a
+  categorical whose categories are always those six statuses, in that order.
 - Rows are sorted by run_id, keeping each run's rows in the order GMAT wrote them.
 
 Every kind of output is read the same way, ``kind=`` choosing which

@@ -52,6 +52,7 @@ def stat_lines(
     values = frame[channel].to_numpy(dtype=np.float64, na_value=np.nan)
     status = frame[STATUS_COLUMN]
     counts = status.value_counts()
+    counts = counts[counts > 0]  # a categorical counts every status, also those no run has
     not_run = results.manifest.n_runs - len(frame)
     runs = ", ".join(
         f"{int(counts[s])} {s}" for s in STATUSES if s in counts.index

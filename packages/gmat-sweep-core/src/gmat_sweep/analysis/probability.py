@@ -160,7 +160,7 @@ def failure_probability(
         frame = per_run(runs, how, channels, report=report, kind=kind)
     status = frame[STATUS_COLUMN]
     ok = frame[status == "ok"]
-    not_ok = {str(s): int(n) for s, n in status[status != "ok"].value_counts().items()}
+    not_ok = {str(s): int(n) for s, n in status[status != "ok"].value_counts().items() if n}
     if ok.empty:
         raise AnalysisError(
             f"no run ended ok, so there is no probability to estimate (not ok: {not_ok})."

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from gmat_sweep.analysis.source import Batch, RunsLike, Source, open_source, pick_channels
 from gmat_sweep.errors import AnalysisError
-from gmat_sweep.manifest import STATUSES
+from gmat_sweep.frame import status_column
 from gmat_sweep.results import STATUS_COLUMN, Results
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def per_run(
     present = np.flatnonzero(source.codes != 0)
     index = pd.Index(present.astype(np.int64), name="run_id")
     data: dict[str, Any] = {name: values[name][present] for name in names}
-    data[STATUS_COLUMN] = pd.array(STATUSES, dtype="str").take(source.codes[present])
+    data[STATUS_COLUMN] = status_column(source.codes[present])
     frame: pd.DataFrame = pd.DataFrame(data, index=index)
     if with_parameters and source.results is not None:
         params = parameters(source.results).add_prefix(PARAMETER_PREFIX)
