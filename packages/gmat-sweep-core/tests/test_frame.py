@@ -85,3 +85,47 @@ def test_the_driver_uses_the_system_allocator_unless_the_user_chose_one() -> Non
     )
     assert ours.stdout.strip() == "system", ours.stderr
     assert theirs.stdout.strip() == "mimalloc", theirs.stderr
+
+
+def test_parts_of_many_row_groups_are_read_whole_and_in_order(tmp_path: Path) -> None:
+    # Three runs of 5 rows each (a float channel with a null, an integer channel the
+    # schema widens to float64, a text channel), in row groups of 2 rows, across two
+    # parts; then one of runs of unequal lengths, whose positions are counted per run.
+    rows = {"run_id": [0] * 5 + [1] * 5 + [2] * 5, "attempt": [1] * 15}
+    sma = [float(v) for v in range(15)]
+    sma[7] = None  # type: ignore[call-overload]
+    table = pa.table(
+        {
+            "run_id": pa.array(rows["run_id"], pa.int64()),
+            "attempt": pa.array(rows["attempt"], pa.int32()),
+            "Sat.SMA": pa.array(sma, pa.float64()),
+            "Count": pa.array(range(15), pa.int64()),
+            "Note": pa.array([f"n{i}" for i in range(15)], pa.string()),
+        }
+    )
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pq.write_table(table.slice(0, 9), first, row_group_size=2)
+    pq.write_table(table.slice(9), second, row_group_size=2)
+    assert pq.ParquetFile(first).num_row_groups == 5
+    schema = pa.schema(
+        [(n, t) for n, t in zip(table.schema.names, table.schema.types, strict=True)]
+    ).set(3, pa.field("Count", pa.float64()))
+    codes = np.full(3, OK, dtype=np.uint8)
+    attempts = np.ones(3, dtype=np.uint32)
+
+    frame = build_frame([first, second], schema, None, codes, attempts)
+
+    assert frame["Sat.SMA"].dtype == np.float64 and frame["Count"].dtype == np.float64
+    assert np.isnan(frame["Sat.SMA"].iloc[7])
+    assert frame["Sat.SMA"].drop(frame.index[7]).tolist() == [v for v in sma if v is not None]
+    assert frame["Count"].tolist() == [float(v) for v in range(15)]
+    assert frame["Note"].tolist() == [f"n{i}" for i in range(15)]
+    assert frame.index.get_level_values("time").tolist() == [0, 1, 2, 3, 4] * 3
+
+    uneven = _part(tmp_path / "c.parquet", [0, 0, 0, 2, 2], [1] * 5, [1.0, 2.0, 3.0, 4.0, 5.0])
+    three = np.array([OK, FAILED, OK], dtype=np.uint8)
+    plain = pa.schema([("run_id", pa.int64()), ("attempt", pa.int32()), ("Sat.SMA", pa.float64())])
+    frame = build_frame([uneven], plain, None, three, attempts)
+    assert frame.index.get_level_values("run_id").tolist() == [0, 0, 0, 1, 2, 2]
+    assert frame.index.get_level_values("time").tolist() == [0, 1, 2, pd.NA, 0, 1]
+    assert frame["__status"].tolist() == ["ok"] * 3 + ["failed"] + ["ok"] * 2

@@ -235,7 +235,12 @@ def _chunks(out_dir: Path, parts: list[str]) -> list[list[str]]:
 
 
 def _row_groups(out_dir: Path, parts: list[str]) -> Iterable[pa.Table]:
-    """The rows of ``parts`` in order, regrouped into tables of about ROW_GROUP_ROWS rows."""
+    """The rows of ``parts`` in order, regrouped into tables of about ROW_GROUP_ROWS rows.
+
+    Each part is read one row group at a time, so a merge holds about one output row
+    group whatever the size of the parts (a merged part is merged again with newer small
+    ones while it stays small, so reading it whole made the driver's memory grow with
+    the sweep)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -243,16 +248,18 @@ def _row_groups(out_dir: Path, parts: list[str]) -> Iterable[pa.Table]:
     rows = 0
     schema: pa.Schema | None = None
     for part in parts:
-        table = pq.read_table(out_dir / part, use_threads=False)
-        if schema is None:
-            schema = table.schema
-        elif not table.schema.equals(schema):
-            table = _unify(table, schema)
-        pending.append(table)
-        rows += table.num_rows
-        if rows >= ROW_GROUP_ROWS:
-            yield pa.concat_tables(pending)
-            pending, rows = [], 0
+        with pq.ParquetFile(out_dir / part) as file:
+            for group in range(file.num_row_groups):
+                table = file.read_row_group(group, use_threads=False)
+                if schema is None:
+                    schema = table.schema
+                elif not table.schema.equals(schema):
+                    table = _unify(table, schema)
+                pending.append(table)
+                rows += table.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    yield pa.concat_tables(pending)
+                    pending, rows = [], 0
     if pending:
         yield pa.concat_tables(pending)
 

@@ -2,15 +2,17 @@
 
 :func:`build_frame` makes the DataFrame whose shape :mod:`gmat_sweep.results` documents.
 It never holds the whole dataset twice: it first reads only the ``run_id`` and
-``attempt`` columns of the live part files (12 bytes a row) to decide which rows count
-(the accepted attempt of each ok run), where each goes (run_id order, each run's rows
-as GMAT wrote them) and where a failed run's marker row goes; then it reads each
-column in turn and places it, so at its peak it holds the columns built so far plus
-one column as read. The index is assembled from codes (no hashing of the run ids).
+``attempt`` columns of the live part files, one row group at a time, to decide which rows
+count (the accepted attempt of each ok run), where each goes (run_id order, each run's
+rows as GMAT wrote them) and where a failed run's marker row goes, keeping a run code
+per row (4 bytes) rather than the ids; then it reads each column in turn, one row group
+at a time, into its place, so at its peak it holds the columns built so far, the layout
+and one row group. The index is assembled from codes (no hashing of the run ids).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,14 +31,24 @@ STATUS_COLUMN = "__status"
 
 
 @dataclass(frozen=True)
+class _Runs:
+    """The runs of the DataFrame's rows, in row order (run ids sorted)."""
+
+    levels: npt.NDArray[np.int64]  # per run: its run_id
+    starts: npt.NDArray[np.intp]  # per run: its first row
+    lengths: npt.NDArray[np.intp]  # per run: its number of rows
+    codes: npt.NDArray[np.signedinteger[Any]]  # per row: its run's position in levels
+
+
+@dataclass(frozen=True)
 class _Layout:
     """Where every row of the DataFrame comes from."""
 
     # Per final row: the row of the read columns, or -1 (a marker); None when every row
     # read is kept where it is (the columns need no moving).
     source: npt.NDArray[np.intp] | None
-    ids: npt.NDArray[np.int64]  # per final row: its run_id (sorted)
     status: npt.NDArray[np.uint8]  # per final row: its status code
+    runs: _Runs
 
 
 def build_frame(
@@ -101,33 +113,21 @@ def _layout(
 ) -> _Layout:
     import numpy as np
 
-    ids, tried = _read_ids(parts)
-    if len(ids) and int(ids.max()) >= len(codes):  # rows of runs the manifest does not know
-        inside = ids < len(codes)
-        ids, tried = ids[inside], tried[inside]
-        moved: npt.NDArray[np.intp] | None = np.flatnonzero(inside)
-    else:
-        moved = None
-    # Only the accepted attempt of each ok run counts (a defence in depth: only committed
-    # parts are read, and they hold one attempt per ok run).
-    keep = codes[ids] == ok
-    keep &= tried == attempts[ids]
-    del tried
+    ids, keep = _read_ids(parts, codes, attempts, ok)
     sorted_ids = len(ids) < 2 or bool(np.all(ids[1:] >= ids[:-1]))
     failed = np.flatnonzero((codes != 0) & (codes != ok)).astype(np.int64)
-    if moved is None and sorted_ids and not len(failed) and bool(keep.all()):
-        return _Layout(None, ids, np.full(len(ids), ok, dtype=np.uint8))
+    if sorted_ids and not len(failed) and bool(keep.all()):
+        return _Layout(None, np.full(len(ids), ok, dtype=np.uint8), _runs(ids))
     rows = np.flatnonzero(keep)
     del keep
     kept_ids = ids[rows]
-    if moved is not None:
-        rows = moved[rows]
+    del ids
     # Runs in run_id order, each run's rows in the order GMAT wrote them (a stable sort).
     if not sorted_ids:
         order = np.argsort(kept_ids, kind="stable")
         rows, kept_ids = rows[order], kept_ids[order]
     if not len(failed):
-        return _Layout(rows, kept_ids, np.full(len(rows), ok, dtype=np.uint8))
+        return _Layout(rows, np.full(len(rows), ok, dtype=np.uint8), _runs(kept_ids))
     # A failed run has no kept rows, so its marker goes where its id sorts among them.
     at = np.searchsorted(kept_ids, failed) + np.arange(len(failed))
     total = len(rows) + len(failed)
@@ -140,36 +140,92 @@ def _layout(
     all_ids[at] = failed
     status = np.full(total, ok, dtype=np.uint8)
     status[at] = codes[failed]
-    return _Layout(source, all_ids, status)
+    return _Layout(source, status, _runs(all_ids))
 
 
-def _read_ids(parts: list[Path]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+def _runs(ids: npt.NDArray[np.int64]) -> _Runs:
+    """The runs of rows whose (sorted) run ids are ``ids``; the ids themselves are not
+    kept (8 bytes a row), only a run code per row (4)."""
     import numpy as np
+
+    n = len(ids)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if n else np.empty(0, np.intp)
+    lengths = np.diff(np.r_[starts, n])
+    small = np.int32 if n < 2**31 else np.int64
+    codes = np.repeat(np.arange(len(starts), dtype=small), lengths)
+    return _Runs(ids[starts], starts, lengths, codes)
+
+
+def _read_ids(
+    parts: list[Path], codes: npt.NDArray[np.uint8], attempts: npt.NDArray[np.uint32], ok: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Every row's run id, and whether it counts: its run ended ok and this is the
+    attempt the manifest accepted (a defence in depth: only committed parts are read,
+    and they hold one attempt per ok run), so never a row of a run the manifest does not
+    know. Read one row group at a time."""
+    import numpy as np
+
+    total = sum(_rows_of(part) for part in parts)
+    ids = np.empty(total, dtype=np.int64)
+    keep = np.empty(total, dtype=bool)
+    at = 0
+    for batch in _batches(parts, [RUN_ID, ATTEMPT]):
+        end = at + batch.num_rows
+        run_ids = batch.column(0).to_numpy()
+        tried = batch.column(1).to_numpy()
+        ids[at:end] = run_ids
+        known = (run_ids >= 0) & (run_ids < len(codes))
+        if bool(known.all()):
+            keep[at:end] = (codes[run_ids] == ok) & (tried == attempts[run_ids])
+        else:
+            counts = np.zeros(len(run_ids), dtype=bool)
+            inside = run_ids[known]
+            counts[known] = (codes[inside] == ok) & (tried[known] == attempts[inside])
+            keep[at:end] = counts
+        at = end
+    return ids, keep
+
+
+def _rows_of(part: Path) -> int:
     import pyarrow.parquet as pq
 
-    ids, tried = [], []
+    rows: int = pq.ParquetFile(part).metadata.num_rows
+    return rows
+
+
+def _batches(parts: list[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The ``columns`` of every part, in order, one row group at a time (so reading
+    holds at most one row group besides what the caller keeps)."""
+    import pyarrow.parquet as pq
+
     for part in parts:
-        table = pq.read_table(part, columns=[RUN_ID, ATTEMPT])
-        ids.append(table.column(RUN_ID).to_numpy().astype(np.int64, copy=False))
-        tried.append(table.column(ATTEMPT).to_numpy().astype(np.int32, copy=False))
-    if not ids:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
-    if len(ids) == 1:
-        return ids[0], tried[0]
-    return np.concatenate(ids), np.concatenate(tried)
+        with pq.ParquetFile(part) as file:
+            for group in range(file.num_row_groups):
+                yield from file.read_row_group(group, columns=columns).to_batches()
 
 
 def _read_column(parts: list[Path], schema: pa.Schema, name: str) -> Any:
     """One column of every part, in part order, as pandas converts it (a numpy array or an
-    extension array), cast to the dataset's type."""
+    extension array), cast to the dataset's type. A float64 column (every numeric
+    channel) is copied row group by row group into its array, nulls as NaN."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     kind = schema.field(name).type
+    if kind == pa.float64():
+        values = np.empty(sum(_rows_of(part) for part in parts), dtype=np.float64)
+        at = 0
+        for batch in _batches(parts, [name]):
+            column = batch.column(0)
+            if column.type != kind:
+                column = column.cast(kind)
+            values[at : at + len(column)] = column.to_numpy(zero_copy_only=False)
+            at += len(column)
+        return values
     chunks: list[Any] = []
-    for part in parts:
-        column = pq.read_table(part, columns=[name]).column(0)
-        chunks.extend(c.cast(kind) if c.type != kind else c for c in column.chunks)
+    for batch in _batches(parts, [name]):
+        column = batch.column(0)
+        chunks.append(column.cast(kind) if column.type != kind else column)
     merged = pa.chunked_array(chunks, type=kind)
     return merged.to_pandas().array
 
@@ -182,31 +238,30 @@ def _place(values: Any, source: npt.NDArray[np.intp]) -> Any:
 
 
 def _index(layout: _Layout, time_values: Any, level: str = "time") -> pd.MultiIndex:
-    """``(run_id, <level>)`` from codes: run ids are sorted, so their codes are a
-    cumulative count; the second level is the epoch column (or the intervals), or the
-    row's position within its run."""
+    """``(run_id, <level>)`` from codes: the run codes of the layout, and the epoch
+    column (or the intervals) factorised, or the row's position within its run."""
     import numpy as np
     import pandas as pd
 
-    ids = layout.ids
-    n = len(ids)
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if n else np.empty(0, np.intp)
-    run_levels = ids[starts]
-    lengths = np.diff(np.r_[starts, n])
-    small = np.int32 if n < 2**31 else np.int64
-    run_codes = np.repeat(np.arange(len(starts), dtype=small), lengths)
+    runs = layout.runs
+    n = len(runs.codes)
     if time_values is not None:
         time_codes, time_levels = pd.factorize(time_values, sort=True)
         time_level: Any = pd.Index(time_levels)
     else:
-        time_codes = np.arange(n, dtype=small)
-        time_codes -= np.repeat(starts.astype(small), lengths)
+        longest = int(runs.lengths.max()) if n else 0
+        kind = np.int8 if longest < 2**7 else np.int16 if longest < 2**15 else np.int64
+        if n and bool((runs.lengths == longest).all()):  # the usual case: one report length
+            time_codes = np.tile(np.arange(longest, dtype=kind), len(runs.lengths))
+        else:
+            position = np.arange(n, dtype=np.int64) - np.repeat(runs.starts, runs.lengths)
+            time_codes = position.astype(kind)
+            del position
         if layout.source is not None:
             time_codes[layout.source < 0] = -1  # a marker row's time is missing
-        longest = int(lengths.max()) if n else 0
         time_level = pd.Index(pd.array(np.arange(longest), dtype="Int64"))
-    levels: list[Any] = [pd.Index(run_levels), time_level]
-    codes: list[Any] = [run_codes, time_codes]
+    levels: list[Any] = [pd.Index(runs.levels), time_level]
+    codes: list[Any] = [runs.codes, time_codes]
     index: pd.MultiIndex = pd.MultiIndex(
         levels=levels, codes=codes, names=[RUN_ID, level], verify_integrity=False
     )
