@@ -185,7 +185,8 @@ def _read_ids(
 def _rows_of(part: Path) -> int:
     import pyarrow.parquet as pq
 
-    rows: int = pq.ParquetFile(part).metadata.num_rows
+    with pq.ParquetFile(part) as file:
+        rows: int = file.metadata.num_rows
     return rows
 
 
