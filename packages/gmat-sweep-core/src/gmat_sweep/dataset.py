@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,7 @@ __all__ = [
     "TARGET_PART_BYTES",
     "assemble",
     "compact",
+    "read_row_groups",
     "remove_orphans",
     "use_system_allocator",
     "write_part",
@@ -234,32 +235,39 @@ def _chunks(out_dir: Path, parts: list[str]) -> list[list[str]]:
     return chunks
 
 
+def read_row_groups(paths: Iterable[Path], columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """The rows of the part files ``paths``, in order, one row group at a time (only
+    ``columns``, if given): what reads a dataset holds at once is one row group, whatever
+    the size of the parts."""
+    import pyarrow.parquet as pq
+
+    for path in paths:
+        with pq.ParquetFile(path) as file:
+            for group in range(file.num_row_groups):
+                yield file.read_row_group(group, columns=columns, use_threads=False)
+
+
 def _row_groups(out_dir: Path, parts: list[str]) -> Iterable[pa.Table]:
     """The rows of ``parts`` in order, regrouped into tables of about ROW_GROUP_ROWS rows.
 
-    Each part is read one row group at a time, so a merge holds about one output row
-    group whatever the size of the parts (a merged part is merged again with newer small
-    ones while it stays small, so reading it whole made the driver's memory grow with
-    the sweep)."""
+    Parts are read one row group at a time (:func:`read_row_groups`): a merged part is
+    merged again with newer small ones while it stays small, and reading it whole made
+    the driver's memory grow with the sweep."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     pending: list[pa.Table] = []
     rows = 0
     schema: pa.Schema | None = None
-    for part in parts:
-        with pq.ParquetFile(out_dir / part) as file:
-            for group in range(file.num_row_groups):
-                table = file.read_row_group(group, use_threads=False)
-                if schema is None:
-                    schema = table.schema
-                elif not table.schema.equals(schema):
-                    table = _unify(table, schema)
-                pending.append(table)
-                rows += table.num_rows
-                if rows >= ROW_GROUP_ROWS:
-                    yield pa.concat_tables(pending)
-                    pending, rows = [], 0
+    for table in read_row_groups(out_dir / part for part in parts):
+        if schema is None:
+            schema = table.schema
+        elif not table.schema.equals(schema):
+            table = _unify(table, schema)
+        pending.append(table)
+        rows += table.num_rows
+        if rows >= ROW_GROUP_ROWS:
+            yield pa.concat_tables(pending)
+            pending, rows = [], 0
     if pending:
         yield pa.concat_tables(pending)
 

@@ -5,17 +5,19 @@ It never holds the whole dataset twice: it first reads only the ``run_id`` and
 ``attempt`` columns of the live part files, one row group at a time, to decide which rows
 count (the accepted attempt of each ok run), where each goes (run_id order, each run's
 rows as GMAT wrote them) and where a failed run's marker row goes, keeping a run code
-per row (4 bytes) rather than the ids; then it reads each column in turn, one row group
-at a time, into its place, so at its peak it holds the columns built so far, the layout
-and one row group. The index is assembled from codes (no hashing of the run ids).
+per row (4 bytes) rather than the ids; then it reads the other columns in one more pass
+over the row groups, so at its peak it holds the columns, the layout, one row group and
+one column's reordered copy. The index is assembled from codes (no hashing of the run
+ids).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gmat_sweep.dataset import read_row_groups
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +51,7 @@ class _Layout:
     source: npt.NDArray[np.intp] | None
     status: npt.NDArray[np.uint8]  # per final row: its status code
     runs: _Runs
+    read: int  # rows in the part files (kept or not)
 
 
 def build_frame(
@@ -75,7 +78,7 @@ def build_frame(
 
     layout = _layout(parts, codes, attempts, STATUSES.index("ok"))
     names = [name for name in schema.names if name not in (RUN_ID, ATTEMPT)]
-    data = _read_columns(parts, schema, names, layout.source)
+    data = _read_columns(parts, schema, names, layout)
     level = "time"
     if interval is not None:
         start, stop = (data.pop(name) for name in interval)
@@ -110,10 +113,11 @@ def _layout(
     import numpy as np
 
     ids, keep = _read_ids(parts, codes, attempts, ok)
+    read = len(ids)
     sorted_ids = len(ids) < 2 or bool(np.all(ids[1:] >= ids[:-1]))
     failed = np.flatnonzero((codes != 0) & (codes != ok)).astype(np.int64)
     if sorted_ids and not len(failed) and bool(keep.all()):
-        return _Layout(None, np.full(len(ids), ok, dtype=np.uint8), _runs(ids))
+        return _Layout(None, np.full(read, ok, dtype=np.uint8), _runs(ids), read)
     rows = np.flatnonzero(keep)
     del keep
     kept_ids = ids[rows]
@@ -123,7 +127,7 @@ def _layout(
         order = np.argsort(kept_ids, kind="stable")
         rows, kept_ids = rows[order], kept_ids[order]
     if not len(failed):
-        return _Layout(rows, np.full(len(rows), ok, dtype=np.uint8), _runs(kept_ids))
+        return _Layout(rows, np.full(len(rows), ok, dtype=np.uint8), _runs(kept_ids), read)
     # A failed run has no kept rows, so its marker goes where its id sorts among them.
     at = np.searchsorted(kept_ids, failed) + np.arange(len(failed))
     total = len(rows) + len(failed)
@@ -136,7 +140,7 @@ def _layout(
     all_ids[at] = failed
     status = np.full(total, ok, dtype=np.uint8)
     status[at] = codes[failed]
-    return _Layout(source, status, _runs(all_ids))
+    return _Layout(source, status, _runs(all_ids), read)
 
 
 def _runs(ids: npt.NDArray[np.int64]) -> _Runs:
@@ -165,19 +169,19 @@ def _read_ids(
     ids = np.empty(total, dtype=np.int64)
     keep = np.empty(total, dtype=bool)
     at = 0
-    for batch in _batches(parts, [RUN_ID, ATTEMPT]):
-        end = at + batch.num_rows
-        run_ids = batch.column(0).to_numpy()
-        tried = batch.column(1).to_numpy()
+    for group in read_row_groups(parts, [RUN_ID, ATTEMPT]):
+        end = at + group.num_rows
+        run_ids = group.column(0).to_numpy()
+        tried = group.column(1).to_numpy()
         ids[at:end] = run_ids
         known = (run_ids >= 0) & (run_ids < len(codes))
         if bool(known.all()):
             keep[at:end] = (codes[run_ids] == ok) & (tried == attempts[run_ids])
         else:
-            counts = np.zeros(len(run_ids), dtype=bool)
+            counted = np.zeros(len(run_ids), dtype=bool)
             inside = run_ids[known]
-            counts[known] = (codes[inside] == ok) & (tried[known] == attempts[inside])
-            keep[at:end] = counts
+            counted[known] = (codes[inside] == ok) & (tried[known] == attempts[inside])
+            keep[at:end] = counted
         at = end
     return ids, keep
 
@@ -190,27 +194,15 @@ def _rows_of(part: Path) -> int:
     return rows
 
 
-def _batches(parts: list[Path], columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """The ``columns`` of every part, in order, one row group at a time (so reading
-    holds at most one row group besides what the caller keeps)."""
-    import pyarrow.parquet as pq
-
-    for part in parts:
-        with pq.ParquetFile(part) as file:
-            for group in range(file.num_row_groups):
-                table = file.read_row_group(group, columns=columns, use_threads=False)
-                yield from table.to_batches()
-
-
 def _read_columns(
     parts: list[Path],
     schema: pa.Schema,
     names: list[str],
-    source: npt.NDArray[np.intp] | None,
+    layout: _Layout,
 ) -> dict[str, Any]:
     """The columns ``names`` of every part as pandas converts them (numpy arrays or
     extension arrays), cast to the dataset's types, in the DataFrame's row order (the
-    layout's ``source``; missing at marker rows).
+    ``layout``'s ``source``; missing at marker rows).
 
     One pass over the row groups. A float64 column (every numeric channel) is copied
     straight into its own array, allocated before any row group is read, nulls as NaN;
@@ -222,21 +214,21 @@ def _read_columns(
     import numpy as np
     import pyarrow as pa
 
-    total = sum(_rows_of(part) for part in parts)
+    source = layout.source
     kinds = {name: schema.field(name).type for name in names}
-    dense = {name: np.empty(total, dtype=np.float64) for name in names
+    dense = {name: np.empty(layout.read, dtype=np.float64) for name in names
              if kinds[name] == pa.float64()}  # fmt: skip
     chunks: dict[str, list[Any]] = {name: [] for name in names if name not in dense}
     at = 0
-    for batch in _batches(parts, names):
-        for name, column in zip(names, batch.columns, strict=True):
+    for group in read_row_groups(parts, names):
+        for name, column in zip(names, group.columns, strict=True):
             if column.type != kinds[name]:
                 column = column.cast(kinds[name])
             if name in dense:
                 dense[name][at : at + len(column)] = column.to_numpy(zero_copy_only=False)
             else:
-                chunks[name].append(column)
-        at += batch.num_rows
+                chunks[name].extend(column.chunks)
+        at += group.num_rows
     data: dict[str, Any] = {}
     for name in names:  # each placed in turn: one column's copy at a time
         if name in dense:
