@@ -54,6 +54,28 @@ def _stand_in(tmp: Path, **knobs: Any) -> None:
     os.environ["GMAT_ROOT"] = str(make_fake_gmat_install(tmp / "GMAT", **knobs))
 
 
+def example_mission_coasting(path: Path, *, end_s: int, first_s: int | None = None) -> Path:
+    """The example mission (``gmat-sweep demo``'s) written to ``path`` with its coasts
+    shortened: to ``end_s`` seconds from the start in all (5400 in the example), the first
+    coast to ``first_s`` (default: unchanged, 1800).
+
+    Raises:
+        ValueError: the example mission no longer has the coasts this rewrites.
+    """
+    from gmat_sweep.demo import example_script
+
+    text = example_script().read_text()
+    changes = {"{Sat.ElapsedSecs = 5400}": f"{{Sat.ElapsedSecs = {end_s}}}"}
+    if first_s is not None:
+        changes["{Sat.ElapsedSecs = FirstCoast}"] = f"{{Sat.ElapsedSecs = {first_s}}}"
+    for old, new in changes.items():
+        if old not in text:
+            raise ValueError(f"the example mission has no {old!r} to shorten; update the bench")
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
 def _smas(n: int) -> list[float]:
     return [6900.0 + 400.0 * i / max(n - 1, 1) for i in range(n)]
 

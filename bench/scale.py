@@ -50,15 +50,13 @@ def _files(out: Path) -> int:
 
 
 def child_stand_in(args: dict[str, Any]) -> dict[str, Any]:
+    from bench import example_mission_coasting
     from gmat_sweep import Grid, LocalPool, Sweep
-    from gmat_sweep.demo import example_script
 
     n = args["n"]
     design = Grid({"Sat.SMA": [6900.0 + 400.0 * i / (n - 1) for i in range(n)]})
-    # The figure is for a 61-row report: the example mission, coasting 1 h not 2 h.
-    script = Path(args["out"]).parent / "leo_61_rows.script"
-    text = example_script().read_text()
-    script.write_text(text.replace("{Sat.ElapsedSecs = 5400}", "{Sat.ElapsedSecs = 1800}"))
+    # The figure is for a 61-row report: the example mission ending at 1800 s.
+    script = example_mission_coasting(Path(args["out"]).parent / "leo_61_rows.script", end_s=1800)
     t0 = time.perf_counter()
     with LocalPool(2) as pool:
         results = Sweep(script, design, out=args["out"], backend=pool,

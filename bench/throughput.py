@@ -292,19 +292,16 @@ def figure_pools(pairs: int, pools: list[str]) -> list[tuple[str, str]]:
 
 
 def _idle_mission() -> Path:
-    """The example mission propagated for two minutes (a 3-row report): on the stand-in
+    """The example mission propagated for two minutes (a few report rows): on the stand-in
     a run then costs ~10 ms of CPU besides its idle wait, where the full mission's
     two-hour propagation costs ~30 ms, which 16 slots' worth of runs on 2 cores turn
     into CPU contention the figure is not about ("runs that do not use the CPU")."""
-    from gmat_sweep.demo import example_script
+    sys.path.insert(0, str(HERE))
+    from bench import example_mission_coasting
 
-    text = example_script().read_text()
-    text = text.replace("{Sat.ElapsedSecs = FirstCoast}", "{Sat.ElapsedSecs = 60}")
-    text = text.replace("{Sat.ElapsedSecs = 5400}", "{Sat.ElapsedSecs = 120}")
-    path = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-mission-")) / "idle.script"
-    atexit.register(shutil.rmtree, path.parent, True)
-    path.write_text(text)
-    return path
+    folder = Path(tempfile.mkdtemp(prefix="gmat-sweep-bench-mission-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return example_mission_coasting(folder / "idle.script", end_s=120, first_s=60)
 
 
 def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
