@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gmat_sweep.errors import GmatSweepError, ResultsTooLargeError
+from gmat_sweep.frame import STATUS_COLUMN
 from gmat_sweep.manifest import Manifest
 from gmat_sweep.outputs import KINDS
 
@@ -61,10 +62,10 @@ if TYPE_CHECKING:
 
 __all__ = ["STATUS_COLUMN", "Results", "load_results"]
 
-STATUS_COLUMN = "__status"
 _RUN_ID = "run_id"
-#: Building the DataFrame holds about this many times its size at its peak (the frame,
-#: one column as read, and the run ids; see :mod:`gmat_sweep.frame`).
+#: Building the DataFrame holds at most about this many times its size at its peak (the
+#: frame, one row group as read, one column's reordered copy and a run code per row; see
+#: :mod:`gmat_sweep.frame`).
 _PEAK_FACTOR = 1.5
 #: The columns of a contact report that become its interval level.
 _INTERVAL = ("Start", "Stop")
