@@ -1,9 +1,11 @@
 """The GMAT host: a child process that owns one GMAT engine and runs missions on it.
 
-Started by :mod:`gmat_sweep.hosts` as ``python -m gmat_sweep.host REQ_FD RESP_FD``.
-It talks over two pipes with pickled messages (``multiprocessing.connection``), so
-nothing GMAT prints can corrupt the protocol: the host's own stdout and stderr go
-to the null device, and during a run to that run's ``worker.log``.
+Started by :mod:`gmat_sweep.hosts` as ``python -m gmat_sweep.host REQ_FD RESP_FD``, or
+forked by the host fork server (:mod:`gmat_sweep.forkserver`, which calls :func:`preload`
+once and :func:`serve_forked` in each child). It talks over two pipes with pickled
+messages (``multiprocessing.connection``), so nothing GMAT prints can corrupt the
+protocol: the host's own stdout and stderr go to the null device, and during a run to
+that run's ``worker.log``.
 
 Requests and replies (dicts):
 
@@ -21,7 +23,8 @@ Requests and replies (dicts):
   each set of overrides without running, for the driver's checks before a sweep.
 - ``{"op": "exit"}``, or end of file on the request pipe: the host exits.
 
-The host exits by itself when its parent process goes away.
+The host exits by itself when the process that uses it goes away: its parent when it was
+spawned, the writer of its request pipe when it was forked by the fork server.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ScriptLoadError", "main", "run_mission", "serve"]
+__all__ = ["ScriptLoadError", "main", "preload", "run_mission", "serve", "serve_forked"]
 
 _LOG_TAIL_CHARS = 4000
 _LOAD_LOG_CHARS = 1_000_000
@@ -49,6 +52,19 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
             os._exit(70)
+
+
+def _watch_requests(request_fd: int) -> None:
+    """Exit the host when every writer of its request pipe is gone (the process that uses
+    it died): the read end then reports a hang-up."""
+    import select
+
+    poller = select.poll()
+    poller.register(request_fd, 0)  # hang-ups and errors are reported whatever the mask
+    while True:
+        for _, event in poller.poll():
+            if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                os._exit(70)
 
 
 def _redirect_output(path: Path) -> None:
@@ -316,6 +332,32 @@ def serve(requests: Connection, replies: Connection) -> None:
             reply = handler(request)
         _redirect_output(idle_log)
         replies.send(reply)
+
+
+def preload() -> None:
+    """Import what a host needs before GMAT bootstraps (gmat-run, pandas, pyarrow): what the
+    fork server does once so that the hosts it forks start without it."""
+    import importlib.metadata  # noqa: F401 - the fingerprint's version look-ups
+    import platform  # noqa: F401
+    import socket  # noqa: F401
+
+    import gmat_run  # noqa: F401
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    import gmat_sweep.convergence
+    import gmat_sweep.outputs
+    import gmat_sweep.retention
+    import gmat_sweep.spec  # noqa: F401
+
+
+def serve_forked(request_fd: int, reply_fd: int) -> None:
+    """Be a host on these pipe ends, in a process the fork server just forked."""
+    faulthandler.enable()
+    threading.Thread(target=_watch_requests, args=(request_fd,), daemon=True).start()
+    requests = Connection(request_fd, readable=True, writable=False)
+    replies = Connection(reply_fd, readable=False, writable=True)
+    serve(requests, replies)
 
 
 def main(argv: list[str] | None = None) -> None:

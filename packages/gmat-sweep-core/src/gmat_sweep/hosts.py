@@ -1,8 +1,9 @@
 """GMAT host processes as seen from the process that uses them (worker or driver).
 
-A :class:`GmatHost` is one child process running :mod:`gmat_sweep.host` (the side that
-owns GMAT and the protocol) and the two pipes to it. This module decides which host
-serves a run:
+A :class:`GmatHost` is one process running :mod:`gmat_sweep.host` (the side that owns
+GMAT and the protocol) and the two pipes to it; the host fork server
+(:mod:`gmat_sweep.forkserver`) forks it, or, where none can be had, it is spawned
+afresh. This module decides which host serves a run:
 
 - Each thread has at most one host of its own, reused between runs when
   ``reuse_gmat_context`` is on and the run's key (script content hash, ``GMAT_ROOT``)
@@ -18,7 +19,7 @@ serves a run:
 A host starts bootstrapping GMAT the moment it is created (its ``hello`` request is
 sent at once); :meth:`GmatHost.ready` waits for the reply only when the host is first
 used, so hosts created together bootstrap side by side. Hosts exit by themselves when
-the process that started them dies.
+the process that uses them dies.
 """
 
 from __future__ import annotations
@@ -65,24 +66,19 @@ class GmatHost:
     """One GMAT host child process and the pipes to it; GMAT starts bootstrapping at once."""
 
     def __init__(self, key: HostKey) -> None:
+        from gmat_sweep import forkserver
+
         self.key = key
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gmat_sweep.host",
-                    str(request_read),
-                    str(reply_write),
-                ],
-                pass_fds=(request_read, reply_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self.process: forkserver.ForkedHost | _SpawnedHost = forkserver.fork_host(
+                request_read, reply_write
+            ) or _SpawnedHost(request_read, reply_write)
+        except BaseException:
+            os.close(request_write)
+            os.close(reply_read)
+            raise
         finally:
             os.close(request_read)
             os.close(reply_write)
@@ -133,30 +129,58 @@ class GmatHost:
         return dict(reply)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.process.alive()
 
     def kill(self) -> int | None:
-        """Kill the host's whole process group; return its exit code."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """Kill the host's whole process group; return its exit code (None: unknown)."""
+        self.process.kill_group()
         return self.wait()
 
     def wait(self) -> int | None:
-        try:
-            return self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            return None
+        return self.process.wait(timeout=10)
 
     def close(self) -> None:
         """Ask the host to exit (kill it if it does not). Idempotent."""
         if self.alive():
-            try:
+            with contextlib.suppress(OSError):
                 self._requests.send({"op": "exit"})
-                self.process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+            if self.process.wait(timeout=5) is None and self.alive():
                 self.kill()
         for conn in (self._requests, self._replies):
             conn.close()
+        self.process.close()
+
+
+class _SpawnedHost:
+    """A host started as a fresh ``python -m gmat_sweep.host`` (no fork server to be had)."""
+
+    def __init__(self, request_read: int, reply_write: int) -> None:
+        self._popen = subprocess.Popen(
+            [sys.executable, "-m", "gmat_sweep.host", str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pid = self._popen.pid
+
+    def alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def wait(self, timeout: float | None) -> int | None:
+        try:
+            return self._popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill_group(self) -> None:
+        if self._popen.returncode is None:  # not reaped: the pid is still the host's
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        pass
 
 
 _lock = threading.Lock()
