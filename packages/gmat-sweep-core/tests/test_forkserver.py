@@ -110,6 +110,29 @@ def test_a_forked_host_takes_on_the_environment_and_directory_of_who_asked(
     assert failed["status"] == "failed"
 
 
+def test_a_forked_host_imports_from_the_directory_of_who_asked(
+    new_host: Callable[[], GmatHost], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As a spawned ``python -m`` host would: its directory is first on sys.path, so a
+    # postprocess module beside the user's script imports, wherever the server started.
+    new_host()  # the server runs, started from another directory
+    (tmp_path / "beside_the_script.py").write_text(
+        "def one_row(outputs):\n    import pandas as pd\n    return pd.DataFrame({'n': [1]})\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    function = "beside_the_script:one_row"
+    request = {
+        "op": "run",
+        "script": str(kit_script()),
+        "overrides": {},
+        "workdir": str(tmp_path / "run"),
+        "retention": {"postprocess": function, "target": function},
+    }
+    reply = new_host().call(request, timeout=60)
+    assert reply["status"] == "ok", reply["error"]
+    assert list(reply["tables"]) == ["summary__one_row"]
+
+
 def test_the_exit_of_a_forked_host_is_reported_with_its_signal(
     new_host: Callable[[], GmatHost],
 ) -> None:

@@ -262,8 +262,9 @@ def _request_fork(connection: socket.socket, request_read: int, reply_write: int
 
 
 class _Server:
-    def __init__(self, listener: socket.socket) -> None:
+    def __init__(self, listener: socket.socket, start_dir: str) -> None:
         self.listener = listener
+        self.start_dir = start_dir  # sys.path[0] of this ``python -m`` process
         self.selector = selectors.DefaultSelector()
         self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_write, False)
@@ -349,7 +350,7 @@ class _Server:
                 os.close(self.wake_read)
                 os.close(self.wake_write)
                 os.setsid()
-                _take_on(request)
+                _take_on(request, self.start_dir)
                 from gmat_sweep.host import serve_forked
 
                 serve_forked(fds[0], fds[1])
@@ -374,12 +375,17 @@ class _Server:
                 self._drop(connection)
 
 
-def _take_on(request: dict[str, Any]) -> None:
-    """In a new host: the requesting process's environment, directory and CPUs."""
+def _take_on(request: dict[str, Any], start_dir: str) -> None:
+    """In a new host: the requesting process's environment, directory and CPUs, and the
+    requester's directory first on ``sys.path`` where a spawned ``python -m`` host would
+    have it (modules of postprocess functions beside the user's script import alike)."""
     os.environ.clear()
     os.environ.update(request.get("env", {}))
+    cwd = request.get("cwd") or "/"
     with contextlib.suppress(OSError):
-        os.chdir(request.get("cwd") or "/")
+        os.chdir(cwd)
+    if sys.path and sys.path[0] == start_dir:
+        sys.path[0] = cwd
     cpus = request.get("cpus")
     if cpus:
         with contextlib.suppress(OSError, ValueError):
@@ -395,12 +401,12 @@ def main(argv: list[str] | None = None) -> None:
     except OSError:
         return  # another server took the address first: it serves
     listener.listen(128)
-    starter = os.getppid()
+    starter, start_dir = os.getppid(), os.getcwd()
     os.chdir("/")  # hold no directory of the starter's busy
     from gmat_sweep.host import preload
 
     preload()
-    _Server(listener).run(starter)
+    _Server(listener, start_dir).run(starter)
 
 
 if __name__ == "__main__":
