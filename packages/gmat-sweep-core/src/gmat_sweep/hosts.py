@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -47,7 +46,6 @@ __all__ = [
     "prestart",
     "release",
     "shutdown_hosts",
-    "start_in_background",
 ]
 
 HOST_START_TIMEOUT_S = 600.0
@@ -186,10 +184,8 @@ class _SpawnedHost:
 
 
 _lock = threading.Lock()
-_spare_made = threading.Condition(_lock)  # notified when a spare is made or fails
 _all_hosts: set[GmatHost] = set()
 _spares: list[GmatHost] = []
-_spares_coming: dict[HostKey, int] = {}  # spares of each key being made in the background
 # The host each thread reuses, by thread ident (so another thread can stop it).
 _by_thread: dict[int, GmatHost] = {}
 
@@ -220,16 +216,12 @@ def _new_host(key: HostKey) -> GmatHost:
 
 
 def _take_spare(key: HostKey) -> GmatHost | None:
-    """A spare of ``key``; waits for one still being made rather than making another."""
     with _lock:
-        while True:
-            for index, host in enumerate(_spares):
-                if host.key == key:
-                    del _spares[index]
-                    return host
-            if not _spares_coming.get(key):
-                return None
-            _spare_made.wait()
+        for index, host in enumerate(_spares):
+            if host.key == key:
+                del _spares[index]
+                return host
+    return None
 
 
 def acquire(key: HostKey, reuse: bool) -> GmatHost:
@@ -288,44 +280,11 @@ def kill_thread_host(ident: int) -> None:
 
 
 def prestart(key: HostKey, count: int) -> None:
-    """Start ``count`` spare hosts of ``key``; returns at once. They are made in the
-    background (a fork may wait for the fork server's imports) and GMAT bootstraps in each
-    meanwhile; a thread that needs a host of ``key`` takes one of them when it is made."""
-    if count <= 0:
-        return
-    with _lock:
-        _spares_coming[key] = _spares_coming.get(key, 0) + count
-    threading.Thread(target=_make_spares, args=(key, count), daemon=True).start()
-
-
-def _make_spares(key: HostKey, count: int) -> None:
+    """Start ``count`` spare hosts of ``key`` now; GMAT bootstraps in each meanwhile."""
     for _ in range(count):
-        try:
-            host: GmatHost | None = _new_host(key)
-        except Exception:  # e.g. no process could be started: threads start their own
-            host = None
+        host = _new_host(key)
         with _lock:
-            _spares_coming[key] -= 1
-            if not _spares_coming[key]:
-                del _spares_coming[key]
-            if host is not None:
-                _spares.append(host)
-            _spare_made.notify_all()
-
-
-def start_in_background(key: HostKey) -> Future[GmatHost]:
-    """A host of ``key`` made in another thread, so the caller goes on meanwhile (a fork
-    may wait for the fork server's imports); the future raises what making it raised."""
-    future: Future[GmatHost] = Future()
-
-    def make() -> None:
-        try:
-            future.set_result(_new_host(key))
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=make, daemon=True).start()
-    return future
+            _spares.append(host)
 
 
 def donate(host: GmatHost) -> None:

@@ -9,11 +9,9 @@ with ``donate=True``) and serves runs instead of being thrown away.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,22 +87,13 @@ def check_out_dir(out: Path) -> None:
 class GmatCheck:
     """The script loaded in GMAT here, every swept field set to representative values.
 
-    Creating it starts a GMAT host in the background and returns at once (the driver
-    opens its pool and writes the sweep directory meanwhile); :meth:`finish` waits for it
-    and checks; :meth:`close` stops the host if it was not donated.
+    Creating it starts a GMAT host (GMAT bootstraps in the background); :meth:`finish`
+    waits for it and checks; :meth:`close` stops the host if it was not donated.
     """
 
     def __init__(self, script_sha256: str) -> None:
         self.key = hosts.host_key(script_sha256)
-        self._starting: Future[hosts.GmatHost] | None = hosts.start_in_background(self.key)
-        self._host: hosts.GmatHost | None = None
-
-    def _started_host(self) -> hosts.GmatHost | None:
-        """The check's host once made (None after close); raises what making it raised."""
-        starting, self._starting = self._starting, None
-        if starting is not None:
-            self._host = starting.result()
-        return self._host
+        self._host: hosts.GmatHost | None = hosts.GmatHost(self.key)
 
     def finish(self, script: Path, design: Design, *, donate: bool) -> str:
         """Check ``design``'s overrides on ``script``; return GMAT's version.
@@ -117,14 +106,7 @@ class GmatCheck:
             ScriptError: GMAT cannot load the script (its log tail is quoted).
             ParameterError: a swept field does not exist or refuses a value.
         """
-        try:
-            host = self._started_host()
-        except OSError as exc:
-            raise GmatUnavailableError(
-                f"cannot check the sweep before starting it: no GMAT host process could be "
-                f"started on this machine ({exc}). Check that Python can start processes "
-                "here (process limits, memory), or pass validate=False (CLI: --no-validate)."
-            ) from exc
+        host = self._host
         assert host is not None, "GmatCheck.finish() called twice"
         try:
             host.ready()
@@ -157,8 +139,6 @@ class GmatCheck:
 
     def close(self) -> None:
         """Stop the host unless it was donated. Idempotent."""
-        with contextlib.suppress(Exception):  # making it failed: nothing to stop
-            self._started_host()
         host, self._host = self._host, None
         if host is not None:
             host.close()
