@@ -41,6 +41,11 @@ def _gone_within(pid: int, seconds: float) -> bool:
     return True
 
 
+@pytest.fixture(autouse=True)
+def switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GMAT_SWEEP_FORKSERVER", "1")
+
+
 @pytest.fixture
 def new_host(gmat: Path) -> Iterator[Callable[[], GmatHost]]:
     made: list[GmatHost] = []

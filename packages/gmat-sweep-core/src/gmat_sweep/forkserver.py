@@ -30,8 +30,8 @@ Protocol: ``SOCK_SEQPACKET``, one JSON message per packet, one connection per ho
   it closes the connection. A client that closes first changes nothing for the host, which
   exits once the writer of its request pipe, the client, is gone.
 
-Linux only. Elsewhere, with ``GMAT_SWEEP_FORKSERVER=0``, or when no server answers,
-:func:`fork_host` returns None and the caller spawns the host itself.
+Opt-in (``GMAT_SWEEP_FORKSERVER=1``) and Linux only. Otherwise, or when no server
+answers, :func:`fork_host` returns None and the caller spawns the host itself.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _enabled() -> bool:
     return (
         sys.platform.startswith("linux")
         and hasattr(socket, "SOCK_SEQPACKET")
-        and os.environ.get("GMAT_SWEEP_FORKSERVER", "1") != "0"
+        and os.environ.get("GMAT_SWEEP_FORKSERVER", "0") == "1"  # opt-in for now
     )
 
 
