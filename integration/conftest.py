@@ -114,6 +114,42 @@ def _identity(pid: int) -> tuple[int, str] | None:
     return None if stat is None else (pid, stat[1])
 
 
+def started_by(driver: int) -> set[tuple[int, str]]:
+    """Every live process ``driver`` started, read from /proc: its descendants, and the GMAT
+    hosts a fork server forked for them. A host the driver (or one of its descendants, such
+    as a Dask worker) asked a shared fork server for is the server's child, not theirs, but
+    it holds the other end of the requester's pipes, and it exits when their writer is gone:
+    those are found by the pipes they share that this test process does not hold itself (its
+    stdin, the driver's stderr)."""
+    from gmat_sweep.processes import descendants
+
+    found = descendants(driver) | {p for p in [_identity(driver)] if p is not None}
+    ours = _pipes_of(os.getpid())
+    while True:
+        pipes = set().union(*(_pipes_of(pid) for pid, _ in found)) - ours
+        joined = set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != os.getpid() and _pipes_of(int(entry)) & pipes:
+                identity = _identity(int(entry))
+                if identity is not None and identity not in found:
+                    joined |= {identity} | descendants(identity[0])
+        if not joined:
+            return found - {p for p in [_identity(driver)] if p is not None}
+        found |= joined
+
+
+def _pipes_of(pid: int) -> set[str]:
+    """The pipes ``pid`` holds an end of (``pipe:[inode]``; empty when it is gone)."""
+    pipes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("pipe:"):
+                    pipes.add(target)
+    return pipes
+
+
 def _in_group(pgid: int) -> set[tuple[int, str]]:
     """Live processes of process group ``pgid`` (read from /proc)."""
     found = set()

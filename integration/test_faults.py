@@ -17,7 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from gmat_sweep.manifest import MANIFEST_NAME, Manifest
 from gmat_sweep.pools.local import LocalPool
 from gmat_sweep.testing import FakeGmatRule, kit_script, make_fake_gmat_install
 
-from .conftest import end_driver_session
+from .conftest import end_driver_session, started_by
 
 GRID = Grid({"Sat.SMA": [6900.0 + 20 * i for i in range(24)]})
 
@@ -126,7 +126,7 @@ def test_driver_killed_at_a_random_point_loses_nothing(
         # A random point after that (a delay, not an ordering: the checks below find out
         # whether the signal landed mid-sweep).
         time.sleep(random.Random(seed).uniform(0.0, 0.3))
-        started = _descendants_of(driver.pid)  # its loky workers, their GMAT hosts...
+        started = started_by(driver.pid)  # its GMAT hosts...
         landed_mid_sweep = driver.poll() is None
         driver.send_signal(sig)
         driver.wait(timeout=120)
@@ -233,12 +233,6 @@ def test_a_corrupt_line_in_the_middle_is_named_and_nothing_is_touched(
     assert json.loads(lines[0])["kind"] == "header"
 
 
-def _descendants_of(pid: int) -> set[tuple[int, str]]:
-    from gmat_sweep.processes import descendants
-
-    return descendants(pid)
-
-
 _PRIVATE_POOLS = {
     "local": "backend='local', backend_options={'workers': 2}",
     "dask-localcluster": "backend='dask', backend_options={'n_workers': 2}",
@@ -277,6 +271,9 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
         f"Sweep(kit_script(), grid, out={str(out)!r}, {_PRIVATE_POOLS[shape]},\n"
         "      progress=False).run()\n"
     )
+    # A fork server this process started and holds, as a notebook's lingers: the driver's
+    # GMAT hosts are then that server's children, not the driver's descendants.
+    request.addfinalizer(_hold_a_fork_server())
     driver = subprocess.Popen(
         [sys.executable, "-c", code], env={**env, **_COMMIT_AT_ONCE}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -288,7 +285,7 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
             assert driver.poll() is None, driver.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
             time.sleep(0.2)
         assert _committed_runs(out), "the driver committed no run in 180 s"
-        started = _descendants_of(driver.pid)
+        started = started_by(driver.pid)
         assert len(started) >= 2, started  # the watchdog and what the pool started
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
@@ -305,6 +302,15 @@ def test_nothing_a_sigkilled_driver_started_outlives_it(
         assert not left, f"left in TMPDIR 10 s after the processes were gone: {left[:20]}"
     finally:
         end_driver_session(driver, started)
+
+
+def _hold_a_fork_server() -> Callable[[], None]:
+    """Connect to this process's host fork server (starting it); return what lets it go."""
+    from gmat_sweep import forkserver
+
+    connection = forkserver._connect(forkserver.server_address())
+    assert connection is not None, "no host fork server started"
+    return connection.close
 
 
 def _committed_runs(out: Path) -> int:

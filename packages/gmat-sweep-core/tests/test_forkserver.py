@@ -42,8 +42,8 @@ def _gone_within(pid: int, seconds: float) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GMAT_SWEEP_FORKSERVER", "1")
+def by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GMAT_SWEEP_FORKSERVER", raising=False)  # on by default
 
 
 @pytest.fixture
@@ -148,6 +148,22 @@ def test_the_exit_of_a_forked_host_is_reported_with_its_signal(
     assert killed.alive()
     assert killed.kill() == -signal.SIGKILL
     assert not killed.alive()
+
+
+def test_a_sigterm_to_server_and_hosts_reports_the_signal_and_stops_the_server(
+    new_host: Callable[[], GmatHost],
+) -> None:
+    # What a cancelled Slurm job does to everything in it: the worker still learns its
+    # host was stopped (so the run is lost, not crashed), and the server goes.
+    host = new_host()
+    server = _parent(host.process.pid)
+    os.kill(server, signal.SIGTERM)
+    os.kill(host.process.pid, signal.SIGTERM)
+    assert host.wait() == -signal.SIGTERM
+    assert _gone_within(server, 5), "a stopped server outlived its last host"
+    again = new_host()  # a new server forks the next host
+    assert _parent(again.process.pid) != server
+    assert again.alive()
 
 
 def test_a_host_whose_user_dies_exits_and_then_so_does_the_server(gmat: Path) -> None:

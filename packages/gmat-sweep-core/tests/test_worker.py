@@ -177,3 +177,35 @@ def test_scratch_left_by_a_killed_process_is_removed_by_the_next(
         assert list(tmp_path.iterdir()) == [mine]  # the dead process's folder is gone
     finally:
         worker.remove_process_scratch()
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked-host", "spawned-host"])
+def test_a_host_stopped_from_outside_makes_its_run_lost_not_crashed(
+    gmat_with: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    # A cancelled job or a shutdown SIGTERMs the GMAT host mid-run: not the run's fault, so
+    # the driver must run it again (lost) rather than record a crash of its overrides.
+    import os
+    import signal
+    import time
+
+    monkeypatch.setenv("GMAT_SWEEP_FORKSERVER", "1" if forked else "0")
+    gmat_with(FakeGmatRule(when={"Sat.SMA": 7000.0}, action="hang"))
+    outcomes: list[RunOutcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(execute_run(_spec(tmp_path, 0))))
+    try:
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not hosts._all_hosts and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (host,) = hosts._all_hosts
+        while host._hello_pending and time.monotonic() < deadline:  # GMAT bootstraps
+            time.sleep(0.02)
+        time.sleep(0.3)  # the run has reached GMAT, which hangs
+        os.kill(host.process.pid, signal.SIGTERM)
+        thread.join(timeout=60)
+    finally:
+        shutdown_hosts()
+    (outcome,) = outcomes
+    assert outcome.status is Status.LOST, outcome.error
+    assert outcome.error is not None and "SIGTERM" in outcome.error.message

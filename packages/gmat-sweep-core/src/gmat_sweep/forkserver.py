@@ -30,8 +30,8 @@ Protocol: ``SOCK_SEQPACKET``, one JSON message per packet, one connection per ho
   it closes the connection. A client that closes first changes nothing for the host, which
   exits once the writer of its request pipe, the client, is gone.
 
-Opt-in (``GMAT_SWEEP_FORKSERVER=1``) and Linux only. Otherwise, or when no server
-answers, :func:`fork_host` returns None and the caller spawns the host itself.
+Linux only, on unless ``GMAT_SWEEP_FORKSERVER=0``. Otherwise, or when no server answers,
+:func:`fork_host` returns None and the caller spawns the host itself.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _enabled() -> bool:
     return (
         sys.platform.startswith("linux")
         and hasattr(socket, "SOCK_SEQPACKET")
-        and os.environ.get("GMAT_SWEEP_FORKSERVER", "0") == "1"  # opt-in for now
+        and os.environ.get("GMAT_SWEEP_FORKSERVER", "1") != "0"
     )
 
 
@@ -270,16 +270,29 @@ class _Server:
         os.set_blocking(self.wake_write, False)
         self.connections: set[socket.socket] = set()
         self.hosts: dict[int, socket.socket] = {}  # pid -> its client's connection
+        self.stopping = False
+
+    def _stop(self, *_: object) -> None:
+        self.stopping = True
 
     def run(self, starter: int) -> None:
         """Serve until idle: no connection and no living host for LINGER_S, or at once
-        when the process that started the server (``starter``) is gone."""
+        when the process that started the server (``starter``) is gone. On SIGTERM, fork
+        no more and return once every host has exited and its exit is reported (a job's
+        cancellation stops the hosts too: their workers learn of a signal, not a crash)."""
         signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._stop)
         signal.set_wakeup_fd(self.wake_write)
         self.selector.register(self.listener, selectors.EVENT_READ)
         self.selector.register(self.wake_read, selectors.EVENT_READ)
         idle_since = time.monotonic()
         while True:
+            if self.stopping:
+                if self.listener.fileno() >= 0:
+                    self.selector.unregister(self.listener)
+                    self.listener.close()
+                if not self.hosts:
+                    return
             if self.connections or self.hosts:
                 idle_since = time.monotonic()
             elif os.getppid() != starter or time.monotonic() - idle_since >= LINGER_S:
@@ -319,7 +332,7 @@ class _Server:
             request = json.loads(data) if data else None
             if request is None:
                 self._drop(connection)  # the client is done with the host, or died
-            elif request.get("op") == "fork" and len(fds) == 2:
+            elif request.get("op") == "fork" and len(fds) == 2 and not self.stopping:
                 pid = self._fork(request, fds)
                 self.hosts[pid] = connection
                 connection.send(json.dumps({"pid": pid}).encode())
@@ -343,6 +356,7 @@ class _Server:
             try:
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 self.selector.close()
                 self.listener.close()
                 for other in self.connections:
@@ -379,8 +393,11 @@ def _take_on(request: dict[str, Any], start_dir: str) -> None:
     """In a new host: the requesting process's environment, directory and CPUs, and the
     requester's directory first on ``sys.path`` where a spawned ``python -m`` host would
     have it (modules of postprocess functions beside the user's script import alike)."""
+    import tempfile
+
     os.environ.clear()
     os.environ.update(request.get("env", {}))
+    tempfile.tempdir = None  # chosen again from the requester's TMPDIR when first asked
     cwd = request.get("cwd") or "/"
     with contextlib.suppress(OSError):
         os.chdir(cwd)

@@ -15,8 +15,9 @@ serves a run is :mod:`gmat_sweep.hosts`'s business):
 - ``reuse_gmat_context=False``: a fresh host for every run.
 - A host that dies mid-run (segfault, abort, OOM kill) fails only that run, as
   ``crashed`` with the signal and the tail of its stderr; the next run gets a new
-  host. A run that exceeds ``spec.timeout`` has its host's process group killed and
-  ends as ``timeout``.
+  host. A host stopped from outside (SIGTERM, SIGHUP, SIGINT: a cancelled job, a node
+  shutting down) makes its run ``lost``, which the driver runs again. A run that exceeds
+  ``spec.timeout`` has its host's process group killed and ends as ``timeout``.
 
 Each attempt runs in a private directory in node-local scratch (``$GMAT_SWEEP_SCRATCH``,
 else the system's temporary directory; inside this process's own folder there, see
@@ -219,6 +220,12 @@ def _blind_to_out(spec: RunSpec) -> ErrorInfo:
     )
 
 
+# Signals that stop a process from outside (scancel, a pod's eviction, a shutdown) and that
+# GMAT never raises itself: the run is lost, not crashed. (A SIGKILL may be the kernel's
+# out-of-memory killer acting on the run's own memory: that stays a crash.)
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
+
+
 def _signal_name(returncode: int | None) -> str:
     if returncode is None:
         return "did not exit"
@@ -342,6 +349,13 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
         except HostDied:
             code = host.kill()
             hosts.release(host, reuse_gmat_context, healthy=False)
+            if code is not None and -code in _STOP_SIGNALS:
+                message = (
+                    f"the GMAT process was stopped from outside during this run "
+                    f"({_signal_name(code)}: a cancelled job, a node shutting down?); "
+                    "the run is not at fault and is run again"
+                )
+                return attempt.outcome(Status.LOST, error=ErrorInfo("Stopped", message))
             message = f"the GMAT process died during this run ({_signal_name(code)})"
             error = ErrorInfo("Crashed", message, attempt.log_tail())
             return attempt.outcome(Status.CRASHED, error=error)
