@@ -1,20 +1,48 @@
 """Processes on this machine, as the driver's housekeeping sees them (Linux ``/proc``).
 
-One owner for the questions the sweep lock, the watchdog and scratch cleanup ask: is a
-pid still the process that was recorded (a pid is reused once its process is reaped), and
-which processes descend from another. Where ``/proc`` does not exist, a pid that answers
-``kill(pid, 0)`` counts as alive and nothing else is known.
+One owner for the questions the sweep lock, the watchdog, scratch cleanup and the worker
+ask: is a pid still the process that was recorded (a pid is reused once its process is
+reaped), which processes descend from another, and what a process's end says. Where
+``/proc`` does not exist, a pid that answers ``kill(pid, 0)`` counts as alive and nothing
+else is known.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from pathlib import Path
 
-__all__ = ["Identity", "boot_id", "descendants", "pid_alive", "process_stat"]
+__all__ = [
+    "STOP_SIGNALS",
+    "Identity",
+    "boot_id",
+    "descendants",
+    "describe_exit",
+    "pid_alive",
+    "process_stat",
+]
 
 Identity = tuple[int, str]  # (pid, start time in clock ticks since boot)
+
+# Signals that stop a process from outside (scancel, a pod's eviction, a shutdown) and that
+# GMAT never raises itself. (A SIGKILL may be the kernel's out-of-memory killer acting on
+# the process's own memory: it is not among them.)
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
+
+
+def describe_exit(returncode: int | None) -> str:
+    """How a process ended, for a message: ``SIGSEGV``, ``exit code 3``, ``did not exit``
+    (None: still running, or its end went unseen)."""
+    if returncode is None:
+        return "did not exit"
+    if returncode < 0:
+        try:
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
 
 
 def process_stat(pid: int) -> tuple[int, str] | None:

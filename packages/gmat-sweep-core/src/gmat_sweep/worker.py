@@ -33,7 +33,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import threading
@@ -46,7 +45,7 @@ from typing import Any
 
 from gmat_sweep import hosts
 from gmat_sweep.hosts import GmatHost, HostDied, shutdown_hosts
-from gmat_sweep.processes import pid_alive
+from gmat_sweep.processes import STOP_SIGNALS, describe_exit, pid_alive
 from gmat_sweep.spec import (
     LOG_LIMIT_CHARS,
     ErrorInfo,
@@ -220,23 +219,6 @@ def _blind_to_out(spec: RunSpec) -> ErrorInfo:
     )
 
 
-# Signals that stop a process from outside (scancel, a pod's eviction, a shutdown) and that
-# GMAT never raises itself: the run is lost, not crashed. (A SIGKILL may be the kernel's
-# out-of-memory killer acting on the run's own memory: that stays a crash.)
-_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
-
-
-def _signal_name(returncode: int | None) -> str:
-    if returncode is None:
-        return "did not exit"
-    if returncode < 0:
-        try:
-            return signal.Signals(-returncode).name
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit code {returncode}"
-
-
 class _Attempt:
     """Bookkeeping of one attempt: its scratch directory, clock and fingerprint."""
 
@@ -349,14 +331,14 @@ def execute_run(spec: RunSpec, *, reuse_gmat_context: bool = True) -> RunOutcome
         except HostDied:
             code = host.kill()
             hosts.release(host, reuse_gmat_context, healthy=False)
-            if code is not None and -code in _STOP_SIGNALS:
+            if code is not None and -code in STOP_SIGNALS:
                 message = (
                     f"the GMAT process was stopped from outside during this run "
-                    f"({_signal_name(code)}: a cancelled job, a node shutting down?); "
+                    f"({describe_exit(code)}: a cancelled job, a node shutting down?); "
                     "the run is not at fault and is run again"
                 )
                 return attempt.outcome(Status.LOST, error=ErrorInfo("Stopped", message))
-            message = f"the GMAT process died during this run ({_signal_name(code)})"
+            message = f"the GMAT process died during this run ({describe_exit(code)})"
             error = ErrorInfo("Crashed", message, attempt.log_tail())
             return attempt.outcome(Status.CRASHED, error=error)
         hosts.release(host, reuse_gmat_context, healthy=True)
