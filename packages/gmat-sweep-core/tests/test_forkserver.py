@@ -182,6 +182,21 @@ def test_a_host_whose_user_dies_exits_and_then_so_does_the_server(gmat: Path) ->
     assert _gone_within(server, 5), "the server outlived its last host and its starter"
 
 
+def test_a_process_that_exits_takes_the_server_it_started_with_it(gmat: Path) -> None:
+    code = (
+        "from gmat_sweep import hosts\n"
+        "from gmat_sweep.processes import process_stat\n"
+        "h = hosts.acquire(hosts.host_key('test'), True); h.ready()\n"
+        "print(h.process.pid, process_stat(h.process.pid)[0], flush=True)\n"
+    )  # and exits normally, the host still its thread's, as a worker's is
+    env = {**os.environ, "GMAT_SWEEP_TEST_NUM_THREADS": "1"}  # not this process's server
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    host, server = (int(word) for word in done.stdout.split())
+    assert not pid_alive(host)
+    assert not pid_alive(server), "the server outlived the process that started it"
+
+
 def test_an_idle_server_lingers_then_exits(new_host: Callable[[], GmatHost]) -> None:
     host = new_host()
     server = _parent(host.process.pid)

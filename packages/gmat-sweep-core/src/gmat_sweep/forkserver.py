@@ -18,7 +18,8 @@ from all of that; the server answers only peers of its own user.
 Lifetime: the first process that needs a host starts the server (its child, in a session
 of its own). The server exits once it has no connection and no
 living host: at once when that first process is gone, else after :data:`LINGER_S` (so
-the next sweep of a long-lived process, a notebook's or a Dask worker's, finds it). On
+the next sweep of a long-lived process, a notebook's or a Dask worker's, finds it); the
+starter stops it as it exits (:func:`stop_started_servers`). On
 SIGTERM (a cancelled job stops everything in it) it forks no more and exits once each of
 its hosts has exited and that exit is reported, so a worker learns its host was stopped.
 The serving half is :mod:`gmat_sweep.forkserver_process`.
@@ -49,13 +50,14 @@ import sys
 import threading
 import time
 
-__all__ = ["LINGER_S", "ForkedHost", "fork_host", "server_address"]
+__all__ = ["LINGER_S", "ForkedHost", "fork_host", "server_address", "stop_started_servers"]
 
 LINGER_S = 2.0
 _CONNECT_TIMEOUT_S = 10.0
 _FORK_TIMEOUT_S = 120.0  # the server imports first: slow on a loaded machine
 _MAX_MESSAGE = 1 << 20
 _IDLE_POLL_S = 0.1
+_EXIT_WAIT_S = 2.0  # at this process's exit, for the servers it started
 _STARTUP_VARIABLES = ("LD_", "PYTHON", "MALLOC_", "DYLD_", "OMP_", "MKL_", "OPENBLAS_")
 
 
@@ -244,6 +246,30 @@ def _start_server(address: str) -> None:
                 setsid=True,
             )
         )
+
+
+def stop_started_servers() -> None:
+    """SIGTERM the servers this process started (each forks no more and exits once its
+    hosts have) and wait up to :data:`_EXIT_WAIT_S` for them; called at exit after this
+    process's own hosts are stopped (:func:`gmat_sweep.hosts.shutdown_hosts`), so nothing
+    a finished sweep started outlives it. A server still serving another process's hosts
+    is left to finish them and exits after the last."""
+    with _start_lock:
+        servers = list(_started)
+        _started.clear()
+    for pid in servers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + _EXIT_WAIT_S
+    while servers and time.monotonic() < deadline:
+        for pid in list(servers):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                    servers.remove(pid)
+            except ChildProcessError:
+                servers.remove(pid)
+        if servers:
+            time.sleep(0.01)
 
 
 def _request_fork(connection: socket.socket, request_read: int, reply_write: int) -> ForkedHost:

@@ -175,6 +175,10 @@ def _take_on(request: dict[str, Any], start_dir: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     """``python -m gmat_sweep.forkserver ADDRESS``: serve at ADDRESS until idle."""
     address = (sys.argv[1:] if argv is None else argv)[0]
+    # Hold nothing the starter left inheritable (an MPI worker's channels to its launcher,
+    # a job step's pipes): the server and its hosts outlive the starter, and a launcher
+    # waits for every holder before it counts a job as ended.
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         listener.bind("\0" + address)  # bound before the imports: clients queue meanwhile

@@ -318,4 +318,11 @@ def shutdown_hosts() -> None:
         host.close()
 
 
-atexit.register(shutdown_hosts)
+def _at_exit() -> None:
+    shutdown_hosts()
+    forkserver = sys.modules.get("gmat_sweep.forkserver")  # loaded once a host was made
+    if forkserver is not None:
+        forkserver.stop_started_servers()
+
+
+atexit.register(_at_exit)
