@@ -280,8 +280,10 @@ PY
 
   step gmatpy-tests "running gmatpy's own test suite on the installed wheel"
   local rc=0
-  (cd "$src" && "$cache/venv/bin/python" -m pytest -p no:cacheprovider -q python/tests) \
-    >> "$current_log" 2>&1 || rc=$?
+  # Its temporary files in the cache, not in /tmp/pytest-of-$USER, and gone after.
+  (cd "$src" && "$cache/venv/bin/python" -m pytest -p no:cacheprovider -q \
+    --basetemp "$cache/gmatpy-tests-tmp" python/tests) >> "$current_log" 2>&1 || rc=$?
+  rm -rf "$cache/gmatpy-tests-tmp"
   [ "$rc" = 0 ] || die "gmatpy's test suite failed on this build (exit $rc); see $current_log"
   say "  $(grep -E '^[0-9]+ passed|passed' "$current_log" | tail -n 1)"
 
