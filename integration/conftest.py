@@ -123,18 +123,19 @@ def started_by(driver: int) -> set[tuple[int, str]]:
     stdin, the driver's stderr)."""
     from gmat_sweep.processes import descendants
 
-    found = descendants(driver) | {p for p in [_identity(driver)] if p is not None}
+    found = descendants(driver)
     ours = _pipes_of(os.getpid())
     while True:
-        pipes = set().union(*(_pipes_of(pid) for pid, _ in found)) - ours
+        holders = [driver, *(pid for pid, _ in found)]
+        pipes = set().union(*(_pipes_of(pid) for pid in holders)) - ours
         joined = set()
         for entry in os.listdir("/proc"):
             if entry.isdigit() and int(entry) != os.getpid() and _pipes_of(int(entry)) & pipes:
                 identity = _identity(int(entry))
-                if identity is not None and identity not in found:
+                if identity is not None and identity not in found and identity[0] != driver:
                     joined |= {identity} | descendants(identity[0])
         if not joined:
-            return found - {p for p in [_identity(driver)] if p is not None}
+            return found
         found |= joined
 
 

@@ -228,11 +228,7 @@ def _start_server(address: str) -> None:
     module doc), and reap the ones this process started that have exited since."""
     devnull = os.devnull
     with _start_lock:
-        for pid in list(_started):
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                    continue
-            _started.remove(pid)
+        _started[:] = _running(_started)
         _started.append(
             os.posix_spawn(
                 sys.executable,
@@ -261,15 +257,18 @@ def stop_started_servers() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + _EXIT_WAIT_S
-    while servers and time.monotonic() < deadline:
-        for pid in list(servers):
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] != 0:
-                    servers.remove(pid)
-            except ChildProcessError:
-                servers.remove(pid)
-        if servers:
-            time.sleep(0.01)
+    while (servers := _running(servers)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _running(servers: list[int]) -> list[int]:
+    """Those of ``servers`` (children of this process) still running; the rest are reaped."""
+    running = []
+    for pid in servers:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                running.append(pid)
+    return running
 
 
 def _request_fork(connection: socket.socket, request_read: int, reply_write: int) -> ForkedHost:
