@@ -13,7 +13,7 @@ from gmat_sweep import hosts, worker
 from gmat_sweep.outputs import decode_table
 from gmat_sweep.preflight import canonical_sha256
 from gmat_sweep.spec import RunOutcome, RunSpec, Status
-from gmat_sweep.testing import FakeGmatRule, kit_script
+from gmat_sweep.testing import FakeGmatRule, kit_script, wait_until
 from gmat_sweep.worker import execute_batch, execute_run, shutdown_hosts
 
 
@@ -210,3 +210,43 @@ def test_a_host_stopped_from_outside_makes_its_run_lost_not_crashed(
     (outcome,) = outcomes
     assert outcome.status is Status.LOST, outcome.error
     assert outcome.error is not None and "SIGTERM" in outcome.error.message
+
+
+def _hosts_of(key: hosts.HostKey) -> list[hosts.GmatHost]:
+    return [host for host in hosts._all_hosts if host.key == key and host.alive()]
+
+
+def test_warm_starts_the_missing_hosts_and_a_run_takes_one_still_starting(
+    gmat: Path, tmp_path: Path
+) -> None:
+    """A Dask worker told a sweep is coming: its hosts bootstrap in the background, and
+    a run that arrives meanwhile waits for one of them instead of starting a third."""
+    spec = _spec(tmp_path, 0)
+    key = hosts.host_key(spec.script_sha256)
+    try:
+        assert hosts.warm(key, 2, expire_after_s=60) == 2
+        outcome = execute_run(spec)  # at once: the warm thread is still forking
+        used = hosts._thread_host()
+        assert wait_until(lambda: not hosts._starting, timeout=60)
+        alive = _hosts_of(key)
+        again = hosts.warm(key, 2, expire_after_s=60)  # every slot has one now
+    finally:
+        shutdown_hosts()
+    assert outcome.status is Status.OK, outcome.error
+    assert used in alive
+    assert len(alive) == 2
+    assert again == 0
+
+
+def test_warm_hosts_that_no_run_takes_close_by_themselves(gmat: Path) -> None:
+    key = hosts.host_key("no run takes me")
+    try:
+        assert hosts.warm(key, 1, expire_after_s=0.5) == 1
+        assert wait_until(lambda: bool(_hosts_of(key)), timeout=60)
+        (spare,) = _hosts_of(key)
+        assert wait_until(lambda: not spare.alive(), timeout=30)
+        left = _hosts_of(key)
+    finally:
+        shutdown_hosts()
+    assert left == []
+    assert spare not in hosts._spares

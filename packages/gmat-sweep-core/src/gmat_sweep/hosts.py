@@ -11,10 +11,13 @@ afresh. This module decides which host serves a run:
   once in one process (Dask threads, the local pool's threads); a host serves one run
   at a time.
 - Spare hosts wait in a process-wide reservoir: :func:`prestart` starts hosts whose
-  GMAT bootstraps in the background, and :func:`donate` hands over a host that is
-  already warm (the driver's validation host). A thread without a host of the right
-  key takes one from the reservoir before starting a new one. :func:`discard_spares`
-  closes what was not taken.
+  GMAT bootstraps in the background, :func:`warm` does the same from a thread of its
+  own for the slots of this process that have no host of the key yet (a Dask worker
+  told a sweep is coming), and :func:`donate` hands over a host that is already warm
+  (the driver's validation host). A thread without a host of the right key takes one
+  from the reservoir, waiting for one that :func:`warm` is still starting, before
+  starting a new one. :func:`discard_spares` closes what was not taken; spares that
+  :func:`warm` started close by themselves when no run takes them in time.
 
 A host starts bootstrapping GMAT the moment it is created (its ``hello`` request is
 sent at once); :meth:`GmatHost.ready` waits for the reply only when the host is first
@@ -46,6 +49,7 @@ __all__ = [
     "prestart",
     "release",
     "shutdown_hosts",
+    "warm",
 ]
 
 HOST_START_TIMEOUT_S = 600.0
@@ -184,8 +188,11 @@ class _SpawnedHost:
 
 
 _lock = threading.Lock()
+_spare_added = threading.Condition(_lock)
 _all_hosts: set[GmatHost] = set()
 _spares: list[GmatHost] = []
+# Spare hosts of each key that warm() is still starting (a taker waits for them).
+_starting: dict[HostKey, int] = {}
 # The host each thread reuses, by thread ident (so another thread can stop it).
 _by_thread: dict[int, GmatHost] = {}
 
@@ -216,12 +223,16 @@ def _new_host(key: HostKey) -> GmatHost:
 
 
 def _take_spare(key: HostKey) -> GmatHost | None:
+    """A spare of ``key``, waiting while warm() is still starting one; None if none."""
     with _lock:
-        for index, host in enumerate(_spares):
-            if host.key == key:
-                del _spares[index]
-                return host
-    return None
+        while True:
+            for index, host in enumerate(_spares):
+                if host.key == key:
+                    del _spares[index]
+                    return host
+            if not _starting.get(key):
+                return None
+            _spare_added.wait()
 
 
 def acquire(key: HostKey, reuse: bool) -> GmatHost:
@@ -285,6 +296,58 @@ def prestart(key: HostKey, count: int) -> None:
         host = _new_host(key)
         with _lock:
             _spares.append(host)
+
+
+def warm(key: HostKey, slots: int, *, expire_after_s: float) -> int:
+    """Start, from a background thread, the spare hosts that ``slots`` threads of this
+    process will want for runs of ``key``: ``slots`` less the living hosts of ``key``
+    here (threads' own, spares, those being started). Returns at once, with how many it
+    starts. A spare no run has taken ``expire_after_s`` seconds after it was started is
+    closed (a worker of a cluster that lives on must not keep idle GMAT processes).
+    """
+    with _lock:
+        have = sum(1 for host in _all_hosts if host.key == key) + _starting.get(key, 0)
+        count = max(0, slots - have)
+        if count:
+            _starting[key] = _starting.get(key, 0) + count
+    if count:
+        threading.Thread(
+            target=_start_spares, args=(key, count, expire_after_s), daemon=True,
+            name="gmat-sweep-warm",
+        ).start()  # fmt: skip
+    return count
+
+
+def _start_spares(key: HostKey, count: int, expire_after_s: float) -> None:
+    started: list[GmatHost] = []
+    try:
+        for _ in range(count):
+            host = GmatHost(key)
+            started.append(host)
+            with _lock:
+                _all_hosts.add(host)
+                _spares.append(host)
+                _starting[key] -= 1
+                _spare_added.notify_all()
+    finally:
+        with _lock:  # the ones that did not start (no pipe, no process) will not come
+            _starting[key] -= count - len(started)
+            if not _starting[key]:
+                del _starting[key]
+            _spare_added.notify_all()
+    expiry = threading.Timer(expire_after_s, _close_untaken, args=(started,))
+    expiry.daemon = True
+    expiry.start()
+
+
+def _close_untaken(started: list[GmatHost]) -> None:
+    with _lock:  # taken out of the reservoir here, so no thread can take one meanwhile
+        untaken = [host for host in started if host in _spares]
+        for host in untaken:
+            _spares.remove(host)
+            _all_hosts.discard(host)
+    for host in untaken:
+        host.close()
 
 
 def donate(host: GmatHost) -> None:

@@ -228,12 +228,9 @@ class Sweep:
             # option must not leave a half-made sweep directory behind. GMAT bootstraps
             # in the check's host meanwhile.
             with self._pool() as pool, self._locked("run"):
-                warm = _runs_hosts_here(pool)
-                if warm:
-                    spares = pool.capacity - (1 if check is not None else 0)
-                    hosts.prestart(hosts.host_key(sha), max(0, spares))
+                here = _warm(pool, sha, len(self.design), donated=1 if check is not None else 0)
                 gmat_version = (
-                    check.finish(self.script, self.design, donate=warm)
+                    check.finish(self.script, self.design, donate=here)
                     if check is not None
                     else "not checked"
                 )
@@ -257,7 +254,7 @@ class Sweep:
         if self.manifest is None:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
         with self._locked("resume"), self._pool() as pool:
-            return self._execute(report, pool, lazy)
+            return self._execute(report, pool, lazy, warm=True)
 
     @overload
     def extend(
@@ -288,7 +285,7 @@ class Sweep:
             total = self.manifest.n_runs + n
             self.design = extended(self.design, total)
             self.manifest.append(extend_record(total))
-            return self._execute(report, pool, lazy)
+            return self._execute(report, pool, lazy, warm=True)
 
     def results(self, report: str | None = None) -> pd.DataFrame:
         """The DataFrame of this sweep as it stands on disk."""
@@ -400,7 +397,12 @@ class Sweep:
 
     # -- execution --------------------------------------------------------------
 
-    def _execute(self, report: str | None, pool: Pool, lazy: bool) -> pd.DataFrame | Results:
+    def _execute(
+        self, report: str | None, pool: Pool, lazy: bool, warm: bool = False
+    ) -> pd.DataFrame | Results:
+        """Run what the manifest has pending and return the results; with ``warm`` (a
+        sweep reopened from its manifest), start the GMAT hosts first if anything is."""
+        from gmat_sweep import hosts
         from gmat_sweep.dataset import remove_orphans, use_system_allocator
         from gmat_sweep.progress import make_progress
         from gmat_sweep.results import Results
@@ -410,6 +412,8 @@ class Sweep:
         use_system_allocator()
         remove_orphans(self.out, manifest)  # parts of a group an earlier driver never committed
         todo = manifest.pending()
+        if warm and todo:
+            _warm(pool, self._script_sha256, len(todo), donated=0)
         # The DataFrame needs pandas and pyarrow (about 0.7 s to import): import them while
         # the runs execute instead of after the last one.
         threading.Thread(target=_import_results_libraries, daemon=True).start()
@@ -424,6 +428,8 @@ class Sweep:
         finally:
             progress.close()
             manifest.close()
+            if warm:
+                hosts.discard_spares()
         summary = SweepSummary(manifest)
         if not summary.all_ok:
             warnings.warn(
@@ -506,6 +512,19 @@ def _import_results_libraries() -> None:
     with contextlib.suppress(Exception):
         import pandas  # noqa: F401
         import pyarrow.parquet  # noqa: F401
+
+
+def _warm(pool: Pool, sha: str, runs: int, donated: int) -> bool:
+    """Start GMAT hosts for the ``runs`` ahead while the driver gets ready; True when
+    they are this process's own (a LocalPool reusing its hosts: ``donated`` of them, the
+    check's, come later), else the pool was told to warm its workers (:meth:`Pool.warm`)."""
+    from gmat_sweep import hosts
+
+    if _runs_hosts_here(pool):
+        hosts.prestart(hosts.host_key(sha), max(0, min(pool.capacity, runs) - donated))
+        return True
+    pool.warm(sha)
+    return False
 
 
 def _runs_hosts_here(pool: Pool) -> bool:
