@@ -222,6 +222,7 @@ class Sweep:
         if not self.overwrite and (self.out / MANIFEST_NAME).exists():
             raise manifest_exists_error(self.out)  # at once, before any pool starts
         sha = canonical_sha256(self._check_script())
+        _prepare_driver()
         check = self._start_gmat_check(sha)
         try:
             # The backend is opened before anything is written: a wrong backend name or
@@ -253,6 +254,7 @@ class Sweep:
         (``lazy`` and errors as in :meth:`run`)."""
         if self.manifest is None:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
+        _prepare_driver()
         with self._locked("resume"), self._pool() as pool:
             return self._execute(report, pool, lazy, warm=True)
 
@@ -281,6 +283,7 @@ class Sweep:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise DesignError(f"extend needs a positive number of runs to add, got {n!r}")
         extended(self.design, self.manifest.n_runs + n)  # DesignError before the lock
+        _prepare_driver()
         with self._locked("extend"), self._pool() as pool:
             total = self.manifest.n_runs + n
             self.design = extended(self.design, total)
@@ -414,9 +417,6 @@ class Sweep:
         todo = manifest.pending()
         if warm and todo:
             _warm(pool, self._script_sha256, len(todo), donated=0)
-        # The DataFrame needs pandas and pyarrow (about 0.7 s to import): import them while
-        # the runs execute instead of after the last one.
-        threading.Thread(target=_import_results_libraries, daemon=True).start()
         progress = make_progress(
             self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
         )
@@ -508,10 +508,23 @@ class Sweep:
         committer.close()
 
 
-def _import_results_libraries() -> None:
-    with contextlib.suppress(Exception):
-        import pandas  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+def _prepare_driver() -> None:
+    """Start, in a thread, what the driver needs later: the library versions for the
+    header, pyarrow for the dataset, pandas for the DataFrame (together ~0.5 s). The
+    driver mostly waits for GMAT to start meanwhile, so this leaves the path to the
+    first run and the CPU the runs use."""
+
+    def prepare() -> None:
+        with contextlib.suppress(Exception):
+            from gmat_sweep.records import installed_versions
+
+            installed_versions()
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
+            import gmat_sweep.dataset  # noqa: F401
+
+    threading.Thread(target=prepare, daemon=True, name="gmat-sweep-prepare").start()
 
 
 def _warm(pool: Pool, sha: str, runs: int, donated: int) -> bool:

@@ -14,6 +14,7 @@ record:
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ __all__ = [
     "Settings",
     "extend_record",
     "header_record",
+    "installed_versions",
     "library_versions",
     "run_record",
     "session_record",
@@ -84,10 +86,28 @@ class Settings:
 
 def library_versions(gmat_version: str) -> dict[str, str]:
     """Versions of everything the sweep's values or outputs can depend on."""
+    return dict(sorted({**installed_versions(), "gmat": gmat_version}.items()))
+
+
+_versions_lock = threading.Lock()
+_versions: dict[str, str] = {}
+
+
+def installed_versions() -> dict[str, str]:
+    """Python's and the installed libraries' versions (:func:`library_versions` less
+    GMAT's), read once per process: scanning the installed distributions takes tens of
+    ms, which the driver spends while GMAT starts rather than before the first run."""
+    with _versions_lock:
+        if not _versions:
+            _versions.update(_read_installed_versions())
+        return dict(_versions)
+
+
+def _read_installed_versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, distributions, version
 
-    versions = {"python": platform.python_version(), "gmat": gmat_version}
+    versions = {"python": platform.python_version()}
     for name in ("gmat-run", "numpy", "scipy", "pandas", "pyarrow", "pluggy"):
         try:
             versions[name] = version(name)
@@ -97,7 +117,7 @@ def library_versions(gmat_version: str) -> dict[str, str]:
         name = (dist.metadata["Name"] or "").lower().replace("_", "-")
         if name.startswith("gmat-sweep"):
             versions[name] = dist.version
-    return dict(sorted(versions.items()))
+    return versions
 
 
 def header_record(
