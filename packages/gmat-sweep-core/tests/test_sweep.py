@@ -9,22 +9,17 @@ import textwrap
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from gmat_sweep import LocalPool, Sweep, hosts, latin_hypercube, monte_carlo, sweep
+from gmat_sweep import LocalPool, Sweep, latin_hypercube, monte_carlo, sweep
 from gmat_sweep.manifest import MANIFEST_NAME, Manifest
-from gmat_sweep.pools.base import Pool
-from gmat_sweep.preflight import canonical_sha256
 from gmat_sweep.processes import process_stat
-from gmat_sweep.spec import RunOutcome, RunSpec
 from gmat_sweep.testing import FakeGmatRule, hung_processes, kit_script, manifest_lines
-from gmat_sweep.worker import execute_batch
 
 DATA = Path(__file__).parent / "data"
 SCRIPT = kit_script()
@@ -297,49 +292,3 @@ def test_fingerprint_mismatch_is_reported(gmat: Path, tmp_path: Path) -> None:
         sweep(SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0]}, backend=pool, out=tmp_path / "o")
     assert any("mismatched worker images" in str(w.message) for w in caught)
     assert "different software" in describe_sweep(tmp_path / "o")
-
-
-class _RecordsWarm(Pool):
-    """Runs batches on one thread of this process and records warm() and submit()."""
-
-    name = "records-warm"
-    description = "test pool"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[str, object]] = []
-        self._executor = ThreadPoolExecutor(1)
-
-    def warm(self, script_sha256: str) -> None:
-        self.calls.append(("warm", script_sha256))
-
-    def submit(self, specs: Sequence[RunSpec]) -> Future[list[RunOutcome]]:
-        self.calls.append(("submit", len(specs)))
-        return self._executor.submit(execute_batch, list(specs))
-
-    def close(self) -> None:
-        self._executor.shutdown()
-
-
-def test_a_pool_is_told_to_warm_its_workers_once_before_the_first_batch(
-    gmat: Path, tmp_path: Path
-) -> None:
-    sha = canonical_sha256(SCRIPT.read_text())
-    perturb = {"Sat.SMA": ("uniform", 6900, 7300)}
-    out = tmp_path / "o"
-    pool = _RecordsWarm()
-    try:
-        monte_carlo(SCRIPT, 3, perturb, seed=2, backend=pool, out=out, progress=False)
-        ran = list(pool.calls)
-        pool.calls.clear()
-        Sweep.from_manifest(out, backend=pool).resume()  # nothing left to run: no warm
-        resumed = list(pool.calls)
-        Sweep.from_manifest(out, backend=pool).extend(2)
-        extended = list(pool.calls)
-    finally:
-        pool.close()
-        hosts.shutdown_hosts()
-    assert ran[0] == ("warm", sha) and len(ran) > 1
-    assert all(what == "submit" for what, _ in ran[1:])
-    assert resumed == []
-    assert extended[0] == ("warm", sha) and extended[1][0] == "submit"

@@ -216,37 +216,44 @@ def _hosts_of(key: hosts.HostKey) -> list[hosts.GmatHost]:
     return [host for host in hosts._all_hosts if host.key == key and host.alive()]
 
 
-def test_warm_starts_the_missing_hosts_and_a_run_takes_one_still_starting(
+def test_a_run_takes_a_spare_still_being_started_instead_of_starting_its_own(
     gmat: Path, tmp_path: Path
 ) -> None:
-    """A Dask worker told a sweep is coming: its hosts bootstrap in the background, and
-    a run that arrives meanwhile waits for one of them instead of starting a third."""
+    """prestart returns at once; a run that comes meanwhile waits for that host."""
     spec = _spec(tmp_path, 0)
     key = hosts.host_key(spec.script_sha256)
     try:
-        assert hosts.warm(key, 2, expire_after_s=60) == 2
-        outcome = execute_run(spec)  # at once: the warm thread is still forking
+        hosts.prestart(key, 1)
+        starting = dict(hosts._starting)
+        outcome = execute_run(spec)
         used = hosts._thread_host()
-        assert wait_until(lambda: not hosts._starting, timeout=60)
         alive = _hosts_of(key)
-        again = hosts.warm(key, 2, expire_after_s=60)  # every slot has one now
     finally:
         shutdown_hosts()
+    assert starting == {key: 1}  # returned before the host was made
     assert outcome.status is Status.OK, outcome.error
-    assert used in alive
-    assert len(alive) == 2
-    assert again == 0
+    assert alive == [used]  # the spare served the run; no second host
 
 
-def test_warm_hosts_that_no_run_takes_close_by_themselves(gmat: Path) -> None:
-    key = hosts.host_key("no run takes me")
+def test_discarding_spares_also_closes_those_still_being_started(
+    gmat: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[hosts.GmatHost] = []
+
+    class Recorded(hosts.GmatHost):
+        def __init__(self, key: hosts.HostKey) -> None:
+            super().__init__(key)
+            made.append(self)
+
+    monkeypatch.setattr(hosts, "GmatHost", Recorded)
+    key = hosts.host_key("nobody runs this")
     try:
-        assert hosts.warm(key, 1, expire_after_s=0.5) == 1
-        assert wait_until(lambda: bool(_hosts_of(key)), timeout=60)
-        (spare,) = _hosts_of(key)
-        assert wait_until(lambda: not spare.alive(), timeout=30)
-        left = _hosts_of(key)
+        hosts.prestart(key, 2)
+        hosts.discard_spares()  # the sweep ended (or failed) before they were made
+        assert wait_until(lambda: not hosts._starting, timeout=60)
+        closed = wait_until(lambda: not any(host.alive() for host in made), timeout=30)
     finally:
         shutdown_hosts()
-    assert left == []
-    assert spare not in hosts._spares
+    assert len(made) == 2
+    assert closed
+    assert not _hosts_of(key) and not hosts._spares

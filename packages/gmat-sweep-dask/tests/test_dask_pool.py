@@ -21,7 +21,6 @@ from pandas.testing import assert_frame_equal
 from gmat_sweep import LocalPool, sweep
 from gmat_sweep.cli import main
 from gmat_sweep.manifest import MANIFEST_NAME
-from gmat_sweep.preflight import canonical_sha256
 from gmat_sweep.processes import process_stat
 from gmat_sweep.testing import (
     FakeGmatRule,
@@ -381,29 +380,3 @@ def test_a_pool_made_at_module_level_says_to_guard_the_script(tmp_path: Path) ->
     assert done.returncode != 0, said[-3000:]
     assert "pool made and closed" not in said
     assert 'Put it under `if __name__ == "__main__":` in the script' in said, said[-3000:]
-
-
-def test_warm_bootstraps_each_workers_gmat_before_its_first_batch_and_the_runs_use_it(
-    dask_cli_cluster: DaskCliCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GMAT_ROOT", str(dask_cli_cluster.env["GMAT_ROOT"]))
-    script = tmp_path / "warm.script"  # a script of its own: no worker has its hosts yet
-    script.write_text(SCRIPT.read_text() + "\n% warmed\n")
-    sha = canonical_sha256(script.read_text())
-
-    def warm_hosts() -> list[int]:  # on a worker: the pids of its hosts of the script
-        from gmat_sweep import hosts
-
-        mine = [h for h in list(hosts._all_hosts) if h.key[0] == sha and h.alive()]
-        return sorted(h.process.pid for h in mine)
-
-    with DaskPool(address=dask_cli_cluster.address) as pool:
-        pool.warm(sha)
-        assert wait_until(lambda: all(len(p) == 1 for p in pool.client.run(warm_hosts).values()))
-        before = pool.client.run(warm_hosts)
-        df = sweep(script, grid={"Sat.SMA": [7000.0 + i for i in range(8)]}, backend=pool,
-                   out=tmp_path / "o", progress=False)  # fmt: skip
-        after = pool.client.run(warm_hosts)
-    assert (df["__status"] == "ok").all()
-    assert len(before) == 2
-    assert after == before  # the runs took the warm hosts; no worker started another

@@ -10,14 +10,11 @@ afresh. This module decides which host serves a run:
   matches; a run with another key gets a fresh host. A pool may run several runs at
   once in one process (Dask threads, the local pool's threads); a host serves one run
   at a time.
-- Spare hosts wait in a process-wide reservoir: :func:`prestart` starts hosts whose
-  GMAT bootstraps in the background, :func:`warm` does the same from a thread of its
-  own for the slots of this process that have no host of the key yet (a Dask worker
-  told a sweep is coming), and :func:`donate` hands over a host that is already warm
-  (the driver's validation host). A thread without a host of the right key takes one
-  from the reservoir, waiting for one that :func:`warm` is still starting, before
-  starting a new one. :func:`discard_spares` closes what was not taken; spares that
-  :func:`warm` started close by themselves when no run takes them in time.
+- Spare hosts wait in a process-wide reservoir: :func:`prestart` starts hosts, from a
+  background thread, whose GMAT bootstraps meanwhile, and :func:`donate` hands over a
+  host that is already warm (the driver's validation host). A thread without a host of
+  the right key takes one from the reservoir, waiting for one still being started,
+  before starting a new one. :func:`discard_spares` closes what was not taken.
 
 A host starts bootstrapping GMAT the moment it is created (its ``hello`` request is
 sent at once); :meth:`GmatHost.ready` waits for the reply only when the host is first
@@ -49,7 +46,6 @@ __all__ = [
     "prestart",
     "release",
     "shutdown_hosts",
-    "warm",
 ]
 
 HOST_START_TIMEOUT_S = 600.0
@@ -191,8 +187,10 @@ _lock = threading.Lock()
 _spare_added = threading.Condition(_lock)
 _all_hosts: set[GmatHost] = set()
 _spares: list[GmatHost] = []
-# Spare hosts of each key that warm() is still starting (a taker waits for them).
+# Spare hosts of each key that prestart() is still starting (a taker waits for them),
+# and the count of discards: a spare started before the last one is closed on arrival.
 _starting: dict[HostKey, int] = {}
+_generation = [0]
 # The host each thread reuses, by thread ident (so another thread can stop it).
 _by_thread: dict[int, GmatHost] = {}
 
@@ -223,7 +221,7 @@ def _new_host(key: HostKey) -> GmatHost:
 
 
 def _take_spare(key: HostKey) -> GmatHost | None:
-    """A spare of ``key``, waiting while warm() is still starting one; None if none."""
+    """A spare of ``key``, waiting while prestart() is still starting one; None if none."""
     with _lock:
         while True:
             for index, host in enumerate(_spares):
@@ -291,63 +289,42 @@ def kill_thread_host(ident: int) -> None:
 
 
 def prestart(key: HostKey, count: int) -> None:
-    """Start ``count`` spare hosts of ``key`` now; GMAT bootstraps in each meanwhile."""
-    for _ in range(count):
-        host = _new_host(key)
-        with _lock:
-            _spares.append(host)
-
-
-def warm(key: HostKey, slots: int, *, expire_after_s: float) -> int:
-    """Start, from a background thread, the spare hosts that ``slots`` threads of this
-    process will want for runs of ``key``: ``slots`` less the living hosts of ``key``
-    here (threads' own, spares, those being started). Returns at once, with how many it
-    starts. A spare no run has taken ``expire_after_s`` seconds after it was started is
-    closed (a worker of a cluster that lives on must not keep idle GMAT processes).
-    """
+    """Start ``count`` spare hosts of ``key`` from a background thread and return at once;
+    GMAT bootstraps in each meanwhile. A thread that wants a host of ``key`` waits for
+    one of these rather than starting its own; :func:`discard_spares` and
+    :func:`shutdown_hosts` also close those that were still being started."""
+    if count <= 0:
+        return
     with _lock:
-        have = sum(1 for host in _all_hosts if host.key == key) + _starting.get(key, 0)
-        count = max(0, slots - have)
-        if count:
-            _starting[key] = _starting.get(key, 0) + count
-    if count:
-        threading.Thread(
-            target=_start_spares, args=(key, count, expire_after_s), daemon=True,
-            name="gmat-sweep-warm",
-        ).start()  # fmt: skip
-    return count
+        _starting[key] = _starting.get(key, 0) + count
+        generation = _generation[0]
+    threading.Thread(
+        target=_start_spares, args=(key, count, generation), daemon=True,
+        name="gmat-sweep-prestart",
+    ).start()  # fmt: skip
 
 
-def _start_spares(key: HostKey, count: int, expire_after_s: float) -> None:
-    started: list[GmatHost] = []
+def _start_spares(key: HostKey, count: int, generation: int) -> None:
+    made = 0
     try:
         for _ in range(count):
             host = GmatHost(key)
-            started.append(host)
+            made += 1
             with _lock:
-                _all_hosts.add(host)
-                _spares.append(host)
+                current = generation == _generation[0]  # not discarded meanwhile
+                if current:
+                    _all_hosts.add(host)
+                    _spares.append(host)
                 _starting[key] -= 1
                 _spare_added.notify_all()
+            if not current:
+                host.close()
     finally:
-        with _lock:  # the ones that did not start (no pipe, no process) will not come
-            _starting[key] -= count - len(started)
+        with _lock:  # those that did not start (no pipe, no process) will not come
+            _starting[key] -= count - made
             if not _starting[key]:
                 del _starting[key]
             _spare_added.notify_all()
-    expiry = threading.Timer(expire_after_s, _close_untaken, args=(started,))
-    expiry.daemon = True
-    expiry.start()
-
-
-def _close_untaken(started: list[GmatHost]) -> None:
-    with _lock:  # taken out of the reservoir here, so no thread can take one meanwhile
-        untaken = [host for host in started if host in _spares]
-        for host in untaken:
-            _spares.remove(host)
-            _all_hosts.discard(host)
-    for host in untaken:
-        host.close()
 
 
 def donate(host: GmatHost) -> None:
@@ -361,10 +338,11 @@ def donate(host: GmatHost) -> None:
 
 
 def discard_spares() -> None:
-    """Close every spare host that no run took."""
+    """Close every spare host that no run took, and those still being started."""
     with _lock:
         spares = list(_spares)
         _spares.clear()
+        _generation[0] += 1
     for host in spares:
         _forget(host)
         host.close()
@@ -377,6 +355,7 @@ def shutdown_hosts() -> None:
         _all_hosts.clear()
         _spares.clear()
         _by_thread.clear()
+        _generation[0] += 1
     for host in hosts:
         host.close()
 

@@ -229,7 +229,7 @@ class Sweep:
             # option must not leave a half-made sweep directory behind. GMAT bootstraps
             # in the check's host meanwhile.
             with self._pool() as pool, self._locked("run"):
-                here = _warm(pool, sha, len(self.design), donated=1 if check is not None else 0)
+                here = _prestart(pool, sha, len(self.design), donated=1 if check is not None else 0)
                 gmat_version = (
                     check.finish(self.script, self.design, donate=here)
                     if check is not None
@@ -256,7 +256,7 @@ class Sweep:
             raise GmatSweepError("resume() needs a sweep opened with Sweep.from_manifest(out)")
         _prepare_driver()
         with self._locked("resume"), self._pool() as pool:
-            return self._execute(report, pool, lazy, warm=True)
+            return self._execute(report, pool, lazy, prestart=True)
 
     @overload
     def extend(
@@ -288,7 +288,7 @@ class Sweep:
             total = self.manifest.n_runs + n
             self.design = extended(self.design, total)
             self.manifest.append(extend_record(total))
-            return self._execute(report, pool, lazy, warm=True)
+            return self._execute(report, pool, lazy, prestart=True)
 
     def results(self, report: str | None = None) -> pd.DataFrame:
         """The DataFrame of this sweep as it stands on disk."""
@@ -401,10 +401,10 @@ class Sweep:
     # -- execution --------------------------------------------------------------
 
     def _execute(
-        self, report: str | None, pool: Pool, lazy: bool, warm: bool = False
+        self, report: str | None, pool: Pool, lazy: bool, prestart: bool = False
     ) -> pd.DataFrame | Results:
-        """Run what the manifest has pending and return the results; with ``warm`` (a
-        sweep reopened from its manifest), start the GMAT hosts first if anything is."""
+        """Run what the manifest has pending and return the results; with ``prestart`` (a
+        sweep reopened from its manifest), start local GMAT hosts first if anything is."""
         from gmat_sweep import hosts
         from gmat_sweep.dataset import remove_orphans, use_system_allocator
         from gmat_sweep.progress import make_progress
@@ -415,8 +415,8 @@ class Sweep:
         use_system_allocator()
         remove_orphans(self.out, manifest)  # parts of a group an earlier driver never committed
         todo = manifest.pending()
-        if warm and todo:
-            _warm(pool, self._script_sha256, len(todo), donated=0)
+        if prestart and todo:
+            _prestart(pool, self._script_sha256, len(todo), donated=0)
         progress = make_progress(
             self.progress, total=manifest.n_runs, done=manifest.n_runs - len(todo)
         )
@@ -428,7 +428,7 @@ class Sweep:
         finally:
             progress.close()
             manifest.close()
-            if warm:
+            if prestart:
                 hosts.discard_spares()
         summary = SweepSummary(manifest)
         if not summary.all_ok:
@@ -527,17 +527,16 @@ def _prepare_driver() -> None:
     threading.Thread(target=prepare, daemon=True, name="gmat-sweep-prepare").start()
 
 
-def _warm(pool: Pool, sha: str, runs: int, donated: int) -> bool:
-    """Start GMAT hosts for the ``runs`` ahead while the driver gets ready; True when
-    they are this process's own (a LocalPool reusing its hosts: ``donated`` of them, the
-    check's, come later), else the pool was told to warm its workers (:meth:`Pool.warm`)."""
+def _prestart(pool: Pool, sha: str, runs: int, donated: int) -> bool:
+    """When ``pool`` runs its GMAT hosts in this process and reuses them (a LocalPool),
+    start the hosts for the ``runs`` ahead in the background while the driver gets ready
+    (``donated`` more, the check's, come later) and return True."""
     from gmat_sweep import hosts
 
-    if _runs_hosts_here(pool):
-        hosts.prestart(hosts.host_key(sha), max(0, min(pool.capacity, runs) - donated))
-        return True
-    pool.warm(sha)
-    return False
+    if not _runs_hosts_here(pool):
+        return False
+    hosts.prestart(hosts.host_key(sha), max(0, min(pool.capacity, runs) - donated))
+    return True
 
 
 def _runs_hosts_here(pool: Pool) -> bool:

@@ -10,6 +10,7 @@ with ``donate=True``) and serves runs instead of being thrown away.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,13 +88,31 @@ def check_out_dir(out: Path) -> None:
 class GmatCheck:
     """The script loaded in GMAT here, every swept field set to representative values.
 
-    Creating it starts a GMAT host (GMAT bootstraps in the background); :meth:`finish`
-    waits for it and checks; :meth:`close` stops the host if it was not donated.
+    Creating it starts a GMAT host from a background thread and returns at once (the
+    driver opens the pool meanwhile: a Dask cluster starts while the host is forked and
+    GMAT bootstraps); :meth:`finish` waits for it and checks; :meth:`close` stops the
+    host if it was not donated.
     """
 
     def __init__(self, script_sha256: str) -> None:
         self.key = hosts.host_key(script_sha256)
-        self._host: hosts.GmatHost | None = hosts.GmatHost(self.key)
+        self._host: hosts.GmatHost | None = None
+        self._start_error: BaseException | None = None
+        self._starting = threading.Thread(target=self._start, daemon=True, name="gmat-sweep-check")
+        self._starting.start()
+
+    def _start(self) -> None:
+        try:
+            self._host = hosts.GmatHost(self.key)
+        except BaseException as exc:  # raised in finish(), in the driver's thread
+            self._start_error = exc
+
+    def _started(self) -> hosts.GmatHost | None:
+        self._starting.join()
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            raise error
+        return self._host
 
     def finish(self, script: Path, design: Design, *, donate: bool) -> str:
         """Check ``design``'s overrides on ``script``; return GMAT's version.
@@ -106,7 +125,7 @@ class GmatCheck:
             ScriptError: GMAT cannot load the script (its log tail is quoted).
             ParameterError: a swept field does not exist or refuses a value.
         """
-        host = self._host
+        host = self._started()
         assert host is not None, "GmatCheck.finish() called twice"
         try:
             host.ready()
@@ -139,6 +158,7 @@ class GmatCheck:
 
     def close(self) -> None:
         """Stop the host unless it was donated. Idempotent."""
+        self._starting.join()
         host, self._host = self._host, None
         if host is not None:
             host.close()

@@ -36,24 +36,12 @@ __all__ = ["DaskPool"]
 
 # Re-read the cluster's size at most this often (one scheduler round trip).
 _CAPACITY_TTL_S = 0.5
-# A GMAT host warm() started on a worker and no run took is closed after this long.
-_SPARE_EXPIRY_S = 120.0
 
 
 def _run_batch(specs: list[RunSpec], reuse_gmat_context: bool) -> list[RunOutcome]:
     from gmat_sweep.worker import execute_batch
 
     return execute_batch(specs, reuse_gmat_context=reuse_gmat_context)
-
-
-async def _warm_worker(script_sha256: str, dask_worker: Any = None) -> int:
-    """On a worker's event loop (``client.run``, which sends without waiting only for a
-    coroutine): start the GMAT hosts its threads will want, from a thread of their own."""
-    from gmat_sweep import hosts
-
-    slots = int(getattr(dask_worker, "nthreads", 1) or 1)
-    key = hosts.host_key(script_sha256)
-    return hosts.warm(key, slots, expire_after_s=_SPARE_EXPIRY_S)
 
 
 class DaskPool(Pool):
@@ -196,17 +184,6 @@ class DaskPool(Pool):
             self._tasks[key] = task
         task.add_done_callback(lambda done: self._relay(key, done, relay))
         return relay
-
-    def warm(self, script_sha256: str) -> None:
-        """Start a GMAT host for each thread of every worker now, in the background, so
-        GMAT bootstraps there while the driver checks the script and the first batches
-        find it ready (the hosts of the script the threads already have count). A spare
-        no run takes within two minutes is closed. Best effort: a worker that cannot
-        warm starts its hosts on its first batch, as without."""
-        if self._closed:
-            return
-        with contextlib.suppress(Exception):
-            self._client.run(_warm_worker, script_sha256, wait=False)
 
     def _relay(self, key: str, task: Any, relay: Future[list[RunOutcome]]) -> None:
         """Copy a finished Dask future into the concurrent future the orchestrator holds."""

@@ -27,11 +27,6 @@ Contract for implementers (three members; everything else is optional):
   so it should be cheap (cache a scheduler query).
 - ``close()`` is idempotent and releases only what the pool itself created: a
   cluster, client or runtime passed in by the caller is never torn down.
-- Optional: ``warm(script_sha256)`` is a hint core gives once the pool is open, before
-  its first ``submit``: runs of that script are coming. A pool whose workers live in
-  processes of its own may start their GMAT hosts now (:func:`gmat_sweep.hosts.warm` on
-  each worker), so that GMAT bootstraps there while the driver checks the script. It
-  must return at once; the default does nothing.
 
 A future that never completes does not hang the driver: when the sweep has a per-run
 ``timeout``, a batch that outlives its runs' deadlines plus a grace is recorded
@@ -89,14 +84,6 @@ class Pool(ABC):
         what a reader of the manifest should know (workers, address, sizing).
         """
         return {"reuse_gmat_context": self.reuse_gmat_context}
-
-    def warm(self, script_sha256: str) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Runs of the script with this content hash are coming: start what they need.
-
-        Called once the pool is open and before the first :meth:`submit` of a sweep. Must
-        return at once (start the work in the background) and must not fail the sweep:
-        a pool that cannot warm its workers runs as it would have without.
-        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release what this pool created. Idempotent."""
