@@ -219,3 +219,21 @@ def test_ctrl_c_right_after_a_group_is_written_does_not_commit_it_twice(
         full = sweep(SCRIPT, grid={"Sat.SMA": SMAS}, backend=pool, out=tmp_path / "f",
                      progress=False)  # fmt: skip
     assert_frame_equal(resumed, full, check_exact=True)
+
+
+def test_runs_whose_channels_gmat_run_typed_alike_or_not_share_one_float_schema() -> None:
+    import pyarrow as pa
+
+    from gmat_sweep.dataset import assemble
+
+    whole = pa.table({"Step": pa.array([1, 2], pa.int64()), "X": [0.5, 1.5]})
+    fractional = pa.table({"Step": pa.array([2.5], pa.float64()), "X": [2.0]})
+    alike = assemble([whole, whole], [3, 4], [1, 1])
+    mixed = assemble([whole, fractional, whole], [0, 1, 2], [1, 2, 1])
+    for table in (alike, mixed):
+        assert table.schema.field("Step").type == pa.float64()
+        assert table.column_names == ["run_id", "attempt", "Step", "X"]
+    assert alike.column("run_id").to_pylist() == [3, 3, 4, 4]
+    assert alike.column("Step").to_pylist() == [1.0, 2.0, 1.0, 2.0]
+    assert mixed.column("Step").to_pylist() == [1.0, 2.0, 2.5, 1.0, 2.0]
+    assert mixed.column("attempt").to_pylist() == [1, 1, 2, 1, 1]

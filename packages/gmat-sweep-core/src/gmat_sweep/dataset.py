@@ -93,11 +93,15 @@ def assemble(tables: list[pa.Table], run_ids: list[int], attempts: list[int]) ->
     import numpy as np
     import pyarrow as pa
 
-    widened = [_widen(t) for t in tables]
-    try:
-        table = pa.concat_tables(widened)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        table = pa.concat_tables(widened, promote_options="permissive")
+    first = tables[0].schema
+    if all(t.schema.equals(first) for t in tables[1:]):  # the usual case: one cast, not one per run
+        table = _widen(pa.concat_tables(tables))
+    else:
+        widened = [_widen(t) for t in tables]
+        try:
+            table = pa.concat_tables(widened)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            table = pa.concat_tables(widened, promote_options="permissive")
     table = table.replace_schema_metadata(tables[0].schema.metadata)
     counts = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
     ids = pa.array(np.repeat(np.asarray(run_ids, dtype=np.int64), counts))
