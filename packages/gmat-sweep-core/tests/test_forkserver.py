@@ -259,3 +259,18 @@ def test_a_bad_message_costs_only_its_own_connection(new_host: Callable[[], Gmat
     assert bad.recv(4096) == b""  # dropped
     bad.close()
     assert new_host().fingerprint == host.fingerprint
+
+
+def test_an_exit_report_is_read_even_when_our_kill_crossed_the_servers_close() -> None:
+    # The host dies (SIGTERM), its worker sends "kill" as the server reports the exit and
+    # closes the connection with that "kill" unread: the kernel then fails the worker's
+    # first read with ECONNRESET while the report still waits behind it.
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no longer alive, like a reaped host's
+    server, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    host = forkserver.ForkedHost(client, gone.pid)
+    host.kill_group()  # left unread by the "server"
+    server.send(json.dumps({"exit": -15}).encode())
+    server.close()
+    assert host.wait(timeout=5) == -15
+    assert not host.alive()

@@ -165,7 +165,7 @@ class ForkedHost:
             if self._ended or self._blind:
                 return
             try:
-                data = self._connection.recv(_MAX_MESSAGE, socket.MSG_DONTWAIT)
+                data = self._recv_report()
             except BlockingIOError:  # another thread took the report
                 return
             except OSError:
@@ -177,6 +177,15 @@ class ForkedHost:
                 self._ended = not _pid_alive(self.pid)
             self._blind = True
             self._connection.close()
+
+    def _recv_report(self) -> bytes:
+        """The server's next message (b"" once it closed). A "kill" we sent just as the
+        server reported the exit and closed is left unread there, and then the first
+        read fails with ECONNRESET while the report still waits behind it: read again."""
+        try:
+            return self._connection.recv(_MAX_MESSAGE, socket.MSG_DONTWAIT)
+        except ConnectionResetError:
+            return self._connection.recv(_MAX_MESSAGE, socket.MSG_DONTWAIT)
 
 
 def _pid_alive(pid: int) -> bool:
