@@ -113,7 +113,7 @@ def test_a_worker_that_cannot_see_the_sweep_runs_the_script_it_carries(
     assert outcome.log == ""  # ok runs bring no logs
     assert not Path("/nonexistent").exists()
     assert written == [text]  # the script's text, written into scratch
-    assert list(scratch.iterdir()) == []  # the attempt's scratch at once, the script at exit
+    assert list(scratch.iterdir()) == []  # the attempt's scratch after it, the script at exit
 
 
 def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
@@ -137,6 +137,7 @@ def test_a_failed_run_brings_its_whole_log_and_keep_files_keeps_gmat_files(
     run_dir = tmp_path / "runs" / "000002"
     assert (run_dir / "GmatLog.txt").is_file() and (run_dir / "worker.log").is_file()
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["000002"]
+    worker.wait_for_removals()  # the failed attempt's folder goes in the background
     assert [list(p.iterdir()) for p in scratch.iterdir()] == [[]]  # both attempts' removed
     worker.remove_process_scratch()
     assert list(scratch.iterdir()) == []  # and the process's own folder at exit

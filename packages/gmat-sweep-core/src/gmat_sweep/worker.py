@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import shutil
 import socket
 import tempfile
@@ -102,11 +103,45 @@ def process_scratch() -> Path:
 
 def remove_process_scratch() -> None:
     """Remove this process's scratch folder and forget the scripts in it (at exit)."""
+    wait_for_removals()
     with _scripts_lock:
         for directory in _process_dir:
             shutil.rmtree(directory, ignore_errors=True)
         _process_dir.clear()
         _scripts.clear()
+
+
+_removals: queue.Queue[Path] = queue.Queue()
+_remover: list[threading.Thread] = []
+
+
+def _remove_later(folder: Path) -> None:
+    """Remove a finished attempt's scratch folder from a background thread, so that the
+    caller's next run goes to GMAT without waiting for the file system (about 1 ms a run,
+    during which the GMAT host would idle: 2 % of a 50 ms run)."""
+    with _scripts_lock:
+        if not _remover:
+            remover = threading.Thread(
+                target=_remove_forever, daemon=True, name="gmat-sweep-scratch-remover"
+            )
+            remover.start()
+            _remover.append(remover)
+    _removals.put(folder)
+
+
+def _remove_forever() -> None:
+    while True:
+        folder = _removals.get()
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            _removals.task_done()
+
+
+def wait_for_removals() -> None:
+    """Return once every attempt's scratch folder handed to the background remover is
+    gone (at exit, and for a caller that must see scratch empty)."""
+    _removals.join()
 
 
 def _remove_dead_processes_scratch(root: Path) -> None:
@@ -247,7 +282,7 @@ class _Attempt:
         if self.keep_files:
             _finalize(self.staging, Path(self.spec.out_dir), self.spec.run_id)
         else:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            _remove_later(self.staging)
 
     def outcome(
         self,
