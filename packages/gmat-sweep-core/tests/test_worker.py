@@ -218,22 +218,34 @@ def _hosts_of(key: hosts.HostKey) -> list[hosts.GmatHost]:
 
 
 def test_a_run_takes_a_spare_still_being_started_instead_of_starting_its_own(
-    gmat: Path, tmp_path: Path
+    gmat: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """prestart returns at once; a run that comes meanwhile waits for that host."""
+    made: list[hosts.GmatHost] = []
+    go = threading.Event()
+
+    class Held(hosts.GmatHost):  # a real host whose start waits for the test's go
+        def __init__(self, key: hosts.HostKey) -> None:
+            assert go.wait(timeout=60)
+            super().__init__(key)
+            made.append(self)
+
+    monkeypatch.setattr(hosts, "GmatHost", Held)
     spec = _spec(tmp_path, 0)
     key = hosts.host_key(spec.script_sha256)
     try:
         hosts.prestart(key, 1)
-        starting = dict(hosts._starting)
+        starting = dict(hosts._starting)  # prestart returned; its host is still held
+        threading.Timer(0.3, go.set).start()  # the run below comes before the host
         outcome = execute_run(spec)
         used = hosts._thread_host()
         alive = _hosts_of(key)
     finally:
+        go.set()
         shutdown_hosts()
-    assert starting == {key: 1}  # returned before the host was made
+    assert starting == {key: 1}
     assert outcome.status is Status.OK, outcome.error
-    assert alive == [used]  # the spare served the run; no second host
+    assert made == [used] and alive == [used]  # the spare served the run; no second host
 
 
 def test_discarding_spares_also_closes_those_still_being_started(
