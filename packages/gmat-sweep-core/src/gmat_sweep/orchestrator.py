@@ -511,8 +511,8 @@ class Sweep:
 def _prepare_driver() -> None:
     """Start, in a thread, what the driver needs later: the library versions for the
     header, pyarrow for the dataset, pandas for the DataFrame (together ~0.5 s). The
-    driver mostly waits for GMAT to start meanwhile, so this leaves the path to the
-    first run and the CPU the runs use."""
+    driver mostly waits for GMAT to start meanwhile, so this work is done neither
+    between the GMAT check and the first run nor on the CPU the runs need."""
 
     def prepare() -> None:
         with contextlib.suppress(Exception):

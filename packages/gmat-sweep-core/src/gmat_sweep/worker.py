@@ -112,6 +112,7 @@ def remove_process_scratch() -> None:
 
 
 _removals: queue.Queue[Path] = queue.Queue()
+_remover_lock = threading.Lock()
 _remover: list[threading.Thread] = []
 
 
@@ -119,7 +120,7 @@ def _remove_later(folder: Path) -> None:
     """Remove a finished attempt's scratch folder from a background thread, so that the
     caller's next run goes to GMAT without waiting for the file system (about 1 ms a run,
     during which the GMAT host would idle: 2 % of a 50 ms run)."""
-    with _scripts_lock:
+    with _remover_lock:
         if not _remover:
             remover = threading.Thread(
                 target=_remove_forever, daemon=True, name="gmat-sweep-scratch-remover"
