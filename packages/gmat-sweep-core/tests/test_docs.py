@@ -21,16 +21,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import traceback
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +48,8 @@ PAGES = sorted(DOCS.glob("*.md"))
 PLUGIN = DOCS / "examples" / "gmat-sweep-example-plugin"
 BIN = Path(sys.executable).parent
 PARALLEL_PAGES = 3
+#: A block still running after this is reported with its processes' stacks, then killed.
+BLOCK_TIMEOUT_S = 300
 
 _MPI_RESUME = (
     'mpirun -n 9 python -m mpi4py.futures "$(command -v gmat-sweep)" resume OUT --backend mpi'
@@ -218,12 +224,50 @@ def run_page(page: Path, root: Path, env: dict[str, str]) -> str | None:
                 )
             runs += [(f"`{c}` at {where}", ["bash", "-c", c]) for c in commands]
         for what, argv in runs:
-            done = subprocess.run(
-                argv, cwd=work, capture_output=True, text=True, timeout=300, env=env
-            )
-            if done.returncode != 0:
-                return _report(what, done)
+            failure = run_block(what, argv, work, env)
+            if failure is not None:
+                return failure
     return None
+
+
+def run_block(what: str, argv: list[str], cwd: Path, env: dict[str, str]) -> str | None:
+    """Run one block; None when it exits 0, else what failed and its output.
+
+    The block runs in a process group of its own with Python's faulthandler on. One that
+    has not finished after ``BLOCK_TIMEOUT_S`` fails its page only: the report lists the
+    group's processes, then each is sent SIGABRT (faulthandler prints every Python
+    thread's stack, Open MPI its C frames) and killed, so a hang says where it hung.
+    """
+    env = {**env, "PYTHONFAULTHANDLER": "1"}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            argv, cwd=cwd, stdout=out, stderr=err, text=True, env=env, start_new_session=True
+        )
+        try:
+            code = process.wait(timeout=BLOCK_TIMEOUT_S)
+            verdict = f"exited {code}"
+        except subprocess.TimeoutExpired:
+            listing = subprocess.run(
+                ["ps", "-s", str(process.pid), "-o", "pid,ppid,etime,stat,args"],
+                capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            code = None
+            verdict = f"did not finish in {BLOCK_TIMEOUT_S} s; its processes then:\n{listing}"
+            _signal_group(process.pid, signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        if code == 0:
+            return None
+        out.seek(0)
+        err.seek(0)
+        return f"{what} {verdict}\n--- stdout\n{out.read()}\n--- stderr\n{err.read()}"
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +300,15 @@ def page_failures(
         jobs[page.name] = (page, base / page.stem, env)
     with ThreadPoolExecutor(max_workers=PARALLEL_PAGES) as executor:
         futures = {name: executor.submit(run_page, *job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}
+        return {name: _failure_of(future) for name, future in futures.items()}
+
+
+def _failure_of(page_run: Future[str | None]) -> str | None:
+    """What ``run_page`` returned, or the error it raised: one page's trouble is its own."""
+    try:
+        return page_run.result()
+    except Exception:
+        return f"running the page's examples raised:\n{traceback.format_exc()}"
 
 
 @pytest.mark.timeout(900)  # the first one sets up page_failures: every page, ~1 min
