@@ -18,7 +18,7 @@ import pytest
 from gmat_sweep import Sweep
 from gmat_sweep.designs import Grid
 from gmat_sweep.pools.local import LocalPool
-from gmat_sweep.testing import assert_sweeps_equal, kit_script, manifest_lines
+from gmat_sweep.testing import assert_sweeps_equal, kit_script, manifest_lines, wait_until
 from gmat_sweep_mpi.testing import mpirun_command
 
 GRID = {"Sat.SMA": [6900.0 + 25.0 * i for i in range(12)], "Sat.ECC": [0.001, 0.01]}
@@ -136,6 +136,27 @@ def test_a_spawn_that_cannot_connect_fails_clearly_instead_of_hanging(
     assert done.returncode != 0
     assert "did not answer within 10 s" in done.stderr or "failed to start" in done.stderr
     assert not out.exists()
+
+
+def test_a_spawn_that_never_answers_fails_and_the_driver_still_exits(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str]
+) -> None:
+    # Spawned "workers" that never start MPI: MPI_Comm_spawn then never returns, as when
+    # Open MPI's spawn hangs by itself. The error must come, and the driver must exit.
+    never = tmp_path / "never-starts-mpi"
+    never.write_text("#!/bin/sh\nexec sleep 600\n")
+    never.chmod(0o755)
+    marker = str(tmp_path)
+    env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": marker}
+    options = {"workers": 1, "start_timeout": 5, "python_exe": str(never)}
+    done = subprocess.run(
+        [sys.executable, str(_driver(tmp_path)), *_args(out, options)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "did not answer within 5 s" in done.stderr, done.stderr[-3000:]
+    assert not out.exists()
+    assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", marker), 30)
 
 
 def test_the_backend_is_found_by_name_and_class_without_starting_mpi() -> None:

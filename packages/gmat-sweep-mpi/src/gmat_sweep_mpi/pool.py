@@ -27,8 +27,10 @@ deadline and resubmits it to the ranks left.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, TimeoutError
 from typing import Any
@@ -187,14 +189,18 @@ class MPIPool(Pool):
         try:
             hello.result(timeout=timeout)
         except TimeoutError:
+            manager = _manager_thread(self._executor)
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._closed = True
+            if self._mode == "spawned" and manager is not None:
+                _let_exit_without(manager)
             raise BackendError(
                 f"MPIPool: the {self._mode} MPI workers did not answer within {timeout:g} s. "
                 + (
                     "Spawning needs MPI dynamic process management and a transport between "
                     "separate MPI jobs: with Open MPI, OMPI_MCA_btl (if set) must include tcp. "
-                    "Or launch the workers instead: " + _LAUNCH_HINT
+                    "Open MPI 4.1's spawn also hangs now and then by itself (open-mpi/ompi#9713): "
+                    "if it worked before, run again. Or launch the workers instead: " + _LAUNCH_HINT
                     if self._mode == "spawned"
                     else "Check the launcher's output for ranks that failed to start."
                 )
@@ -235,6 +241,34 @@ class MPIPool(Pool):
 
     def __repr__(self) -> str:
         return f"MPIPool(mode={self._mode!r}, workers={self._workers})"
+
+
+def _manager_thread(executor: Any) -> threading.Thread | None:
+    """The thread mpi4py spawns and feeds the workers from (None if its internals differ)."""
+    thread = getattr(getattr(executor, "_pool", None), "thread", None)
+    return thread if isinstance(thread, threading.Thread) else None
+
+
+def _let_exit_without(manager: threading.Thread) -> None:
+    """Let this process exit although ``manager`` is stuck in ``MPI_Comm_spawn``.
+
+    Nothing interrupts a spawn in progress, and mpi4py's manager thread is one that
+    interpreter exit waits for (mpi4py's exit hook and ``threading``'s own), so a driver
+    whose spawn hangs would never exit, after the error too. This drops the thread from
+    both waits; ``MPI_Finalize`` then ends the half-started job (checked on Open MPI 4.1:
+    exit in well under a second, no process left). It uses private attributes of mpi4py
+    4 and CPython 3.10-3.12; where they differ it changes nothing.
+    """
+    with contextlib.suppress(ImportError, AttributeError, TypeError):
+        from mpi4py.futures import _core
+
+        _core.THREADS_QUEUES.pop(manager, None)
+    lock = getattr(manager, "_tstate_lock", None)
+    locks = getattr(threading, "_shutdown_locks", None)
+    guard = getattr(threading, "_shutdown_locks_lock", None)
+    if lock is not None and isinstance(locks, set) and guard is not None:
+        with guard:
+            locks.discard(lock)
 
 
 def _default_workers() -> int | None:
