@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ BIN = Path(sys.executable).parent
 PARALLEL_PAGES = 3
 #: A block still running after this is reported with its processes' stacks, then killed.
 BLOCK_TIMEOUT_S = 300
+HUNG = "HUNG: "
+#: Pages run once more after one of their blocks hung. mpi.md's first spawned driver hung
+#: once in CI with no output (2026-12-03), never in 600 MPI starts, 160 spawns and 10
+#: rounds of every page here since; Open MPI 4.1's spawn is known to hang now and then by
+#: itself (open-mpi/ompi#9713). The hang is still reported, as a warning with its
+#: processes' stacks; a second hang, or any other failure, fails the page.
+RUN_AGAIN_AFTER_A_HANG = {"mpi.md"}
 
 _MPI_RESUME = (
     'mpirun -n 9 python -m mpi4py.futures "$(command -v gmat-sweep)" resume OUT --backend mpi'
@@ -231,7 +239,8 @@ def run_page(page: Path, root: Path, env: dict[str, str]) -> str | None:
 
 
 def run_block(what: str, argv: list[str], cwd: Path, env: dict[str, str]) -> str | None:
-    """Run one block; None when it exits 0, else what failed and its output.
+    """Run one block; None when it exits 0, else what failed and its output (starting
+    with ``HUNG`` when it did not finish).
 
     The block runs in a process group of its own with Python's faulthandler on. One that
     has not finished after ``BLOCK_TIMEOUT_S`` fails its page only: the report lists the
@@ -262,7 +271,8 @@ def run_block(what: str, argv: list[str], cwd: Path, env: dict[str, str]) -> str
             return None
         out.seek(0)
         err.seek(0)
-        return f"{what} {verdict}\n--- stdout\n{out.read()}\n--- stderr\n{err.read()}"
+        report = f"{what} {verdict}\n--- stdout\n{out.read()}\n--- stderr\n{err.read()}"
+        return report if code is not None else HUNG + report
 
 
 def _signal_group(group: int, signum: int) -> None:
@@ -300,7 +310,13 @@ def page_failures(
         jobs[page.name] = (page, base / page.stem, env)
     with ThreadPoolExecutor(max_workers=PARALLEL_PAGES) as executor:
         futures = {name: executor.submit(run_page, *job) for name, job in jobs.items()}
-        return {name: _failure_of(future) for name, future in futures.items()}
+        failures = {name: _failure_of(future) for name, future in futures.items()}
+    for name, failure in failures.items():
+        if failure is not None and failure.startswith(HUNG) and name in RUN_AGAIN_AFTER_A_HANG:
+            warnings.warn(f"{name} hung once; running it again. The hang:\n{failure}", stacklevel=1)
+            page, root, env = jobs[name]
+            failures[name] = run_page(page, root.with_name(root.name + "-again"), env)
+    return failures
 
 
 def _failure_of(page_run: Future[str | None]) -> str | None:
