@@ -38,14 +38,22 @@ def test_workers_are_slurm_jobs_that_leave_with_the_pool(
     slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT")))
+    node_tmp = tmp_path / "node-tmp"  # the worker jobs' TMPDIR (sbatch exports ours)
+    node_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(node_tmp))
     with SlurmPool(**jobs_options()) as pool:  # type: ignore[arg-type]
         assert wait_until(lambda: len(squeue_jobs("dask-worker")) == 2), squeue_jobs()
+        jobs_dirs = lambda: list(node_tmp.glob("gmat-sweep-slurm-job-*"))  # noqa: E731
+        assert wait_until(lambda: len(jobs_dirs()) == 2), list(node_tmp.iterdir())  # one a job
         df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0, 7100.0, 7200.0]}, backend=pool,
                    out=tmp_path / "o", progress=False)  # fmt: skip
         assert (df["__status"] == "ok").all()
         options = pool.options()
         assert options["mode"] == "jobs" and options["sizing"]["threads_per_worker"] == 1
     assert wait_until(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
+    # Nothing of Dask's is left in the node's temp dir (no dask-scratch-space, no locks).
+    assert wait_until(lambda: not [p for p in node_tmp.iterdir() if "scratch-" not in p.name])
+    assert not [p for p in node_tmp.iterdir() if "scratch-" not in p.name], list(node_tmp.iterdir())
     session = next(
         json.loads(line)
         for line in (tmp_path / "o" / MANIFEST_NAME).read_text().splitlines()

@@ -53,6 +53,16 @@ _JOB_REQUEST_VARIABLES = (
 )  # fmt: skip
 
 
+# Jobs mode: each worker job's Dask local directory is a folder of its own in the node's
+# temp dir, removed when the job's shell exits (scancel included: bash runs its EXIT trap
+# on SIGTERM). Dask's default would leave dask-scratch-space and its lock files behind.
+_JOB_DIRECTORY = "$GMAT_SWEEP_JOB_DIR"
+_JOB_DIRECTORY_LINES = (
+    'GMAT_SWEEP_JOB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/gmat-sweep-slurm-job-XXXXXX")"',
+    "trap 'rm -rf \"$GMAT_SWEEP_JOB_DIR\"' EXIT",
+)
+
+
 def srun_environment(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` without the job's own task layout, so the worker step's options hold."""
     return {key: value for key, value in env.items() if key not in _JOB_REQUEST_VARIABLES}
@@ -105,7 +115,9 @@ class SlurmPool(DaskPool):
             (default 1 to 8 when ``n_workers`` is not given).
         partition, account, walltime: jobs mode: ``#SBATCH -p/-A/-t`` of worker jobs.
         prologue: jobs mode: shell lines run before the worker (``module load gmat``,
-            ``export GMAT_ROOT=...``).
+            ``export GMAT_ROOT=...``). After them each job makes its Dask local
+            directory in ``$TMPDIR``, removed when the job ends (unless Dask's
+            ``jobqueue.slurm.local-directory`` is set).
         sbatch_directives: jobs mode: extra ``#SBATCH`` options (``"--qos=long"``).
         interface: network interface the scheduler and workers use (``"ib0"``,
             ``"lo"``); default: this host's address.
@@ -277,6 +289,7 @@ class SlurmPool(DaskPool):
         python: str,
         tls: Any,
     ) -> tuple[Any, dict[str, Any]]:
+        import dask
         from dask_jobqueue.slurm import SLURMCluster
 
         threads = threads_per_worker or 1
@@ -290,6 +303,7 @@ class SlurmPool(DaskPool):
             raise ValueError("SlurmPool: give n_workers (fixed) or minimum/maximum (adapt)")
         host = _interface_ip(interface) if interface else None
         dashboard = f"{host}:0" if host else ":0"
+        own_dir = dask.config.get("jobqueue.slurm.local-directory", None) is None
         with _every_loss_visible():
             cluster = SLURMCluster(
                 cores=threads * per_job,
@@ -298,7 +312,8 @@ class SlurmPool(DaskPool):
                 queue=partition,
                 account=account,
                 walltime=walltime,
-                job_script_prologue=list(prologue),
+                job_script_prologue=[*prologue, *_JOB_DIRECTORY_LINES] if own_dir else [*prologue],
+                local_directory=_JOB_DIRECTORY if own_dir else None,
                 job_extra_directives=list(sbatch_directives),
                 interface=interface,
                 python=python,
