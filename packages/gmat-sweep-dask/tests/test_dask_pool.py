@@ -135,15 +135,16 @@ def _only_worker(pool: DaskPool) -> str:
 def test_a_worker_of_the_pools_own_localcluster_killed_mid_batch_costs_only_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The LocalCluster the pool starts (nannies, allowed-failures 0): its worker process
-    # SIGKILLed mid-sweep; the runs of its batch are recorded lost and rerun, none twice.
+    # The LocalCluster the pool starts with worker processes (nannies, allowed-failures
+    # 0): one SIGKILLed mid-sweep; the runs of its batch are recorded lost and rerun,
+    # none twice.
     quick = make_fake_gmat_install(tmp_path / "GMAT-quick", run_cost_s=0.05)
     monkeypatch.setenv("GMAT_ROOT", str(quick))
     monkeypatch.setenv("GMAT_SWEEP_COMMIT_WINDOW_S", "0")
     grid = {"Sat.SMA": [6900.0 + 4 * i for i in range(128)]}
     out = tmp_path / "dask"
     killed: list[int] = []
-    with DaskPool(n_workers=2) as pool:
+    with DaskPool(n_workers=2, processes=True) as pool:
         pids = pool.client.run(os.getpid)
         victim = next(iter(pids.values()))
 
@@ -363,13 +364,36 @@ def test_keep_gmat_files_on_a_worker_that_cannot_see_out_is_an_error_that_says_s
     assert not (out / "runs").exists() or any((out / "runs").iterdir())
 
 
+def test_the_pools_own_localcluster_runs_its_workers_as_threads_of_the_driver(
+    tmp_path: Path,
+) -> None:
+    # No worker process to start, so a script needs no __main__ guard; one worker per core.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import os\n"
+        "from dask.system import CPU_COUNT\n"
+        "from gmat_sweep_dask import DaskPool\n"
+        "pool = DaskPool()\n"
+        "pids = set(pool.client.run(os.getpid).values())\n"
+        "assert pids == {os.getpid()}, pids\n"
+        "assert pool.capacity == CPU_COUNT, (pool.capacity, CPU_COUNT)\n"
+        "pool.close()\n"
+        "print('pool made and closed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "pool made and closed" in done.stdout
+
+
 def test_a_pool_made_at_module_level_says_to_guard_the_script(tmp_path: Path) -> None:
-    # Dask's spawned workers import the script again; without the hint the user sees
-    # only Dask's "Nanny failed to start".
+    # With worker processes, Dask's spawned workers import the script again; without the
+    # hint the user sees only Dask's "Nanny failed to start".
     script = tmp_path / "unguarded.py"
     script.write_text(
         "from gmat_sweep_dask import DaskPool\n"
-        "pool = DaskPool(n_workers=1)\n"
+        "pool = DaskPool(n_workers=1, processes=True)\n"
         "pool.close()\n"
         "print('pool made and closed')\n"
     )

@@ -52,7 +52,10 @@ class DaskPool(Pool):
         address: a scheduler address (``"tcp://host:8786"``); the pool opens a
             Client to it and closes only that Client.
         n_workers: workers of the LocalCluster started when neither ``client`` nor
-            ``address`` is given (default: Dask's choice for this machine).
+            ``address`` is given (default: this machine's cores over
+            ``threads_per_worker``). Its workers are threads of this process, each
+            thread's GMAT in a host process of its own; ``processes=True`` (a
+            ``cluster_kwargs``) makes them processes.
         threads_per_worker: threads per LocalCluster worker (default 1: GMAT runs
             single-threaded, and each thread gets its own GMAT process).
         security: TLS (mutual, with certificates) between this driver, the scheduler and
@@ -289,12 +292,19 @@ def as_security(security: Any, owner: str = "DaskPool") -> Any:
 def _start_local_cluster(
     n_workers: int | None, threads_per_worker: int, cluster_kwargs: dict[str, Any]
 ) -> Any:
-    """A process-based LocalCluster on loopback, every loss visible as a KilledWorker.
+    """A LocalCluster on loopback whose workers are threads of this process (unless
+    ``processes=True`` is given), every loss visible as a KilledWorker.
+
+    Threads, because a worker only relays: each worker thread's runs go to a GMAT host
+    process of its own, as LocalPool's threads' do, so crash isolation and timeouts are
+    the hosts'. Worker processes would add nannies and interpreters to start (0.5 s of
+    wall and 1.35 CPU-s for two, measured), a second fork server, and re-import the
+    driver's script.
 
     Raises:
-        BackendError: this process is a Dask worker still importing the user's script
-            (the pool is made at module level), or the cluster failed to start from a
-            script that may be doing that.
+        BackendError: with ``processes=True``, this process is a Dask worker still
+            importing the user's script (the pool is made at module level), or the
+            cluster failed to start from a script that may be doing that.
     """
     import dask
     from distributed import LocalCluster
@@ -310,18 +320,29 @@ def _start_local_cluster(
     settings: dict[str, Any] = {
         "n_workers": n_workers,
         "threads_per_worker": threads_per_worker,
-        "processes": True,
+        "processes": False,
         "host": "127.0.0.1",
         "dashboard_address": "127.0.0.1:0",
         "worker_dashboard_address": "127.0.0.1:0",
     }
     settings.update(cluster_kwargs)
+    security = settings.get("security")  # True: LocalCluster makes throwaway certificates
+    encrypted = security is True or getattr(security, "require_encryption", False)
+    if "protocol" not in settings and not encrypted:
+        # Threads without TLS would get Dask's inproc://, named after this host's route to
+        # the Internet (distributed.utils.get_ip); plain loopback TCP instead.
+        settings["protocol"] = "tcp://"
+    if settings["n_workers"] is None:
+        # Dask's own default for processes; with threads it would start a single worker.
+        from dask.system import CPU_COUNT
+
+        settings["n_workers"] = max(1, CPU_COUNT // threads_per_worker)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         try:
             return LocalCluster(**settings)  # type: ignore[no-untyped-call]
         except Exception as exc:
             script = getattr(main, "__file__", None)
-            if script is None:  # a REPL or notebook: not this
+            if script is None or not settings["processes"]:  # not a re-imported script
                 raise
             raise BackendError(
                 f"the pool's Dask LocalCluster did not start ({type(exc).__name__}: {exc}). "
@@ -331,7 +352,8 @@ def _start_local_cluster(
 
 
 _MODULE_LEVEL_HINT = (
-    "Dask starts its worker processes by importing the driver's script again, so code "
+    "With processes=True, Dask starts its worker processes by importing the driver's "
+    "script again, so code "
     "that makes a DaskPool (or runs a sweep on backend='dask') at module level runs in "
     'every worker too. Put it under `if __name__ == "__main__":` in the script.'
 )
