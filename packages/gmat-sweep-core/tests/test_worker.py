@@ -31,6 +31,7 @@ def _spec(out: Path, run_id: int) -> RunSpec:
 def test_threads_of_one_process_each_get_their_own_gmat_host(gmat: Path, tmp_path: Path) -> None:
     """A Dask worker with several threads runs several runs at once in one process."""
     outcomes: list[RunOutcome] = []
+    served: dict[int, list[hosts.GmatHost | None]] = {}  # each thread's host, run by run
     lock = threading.Lock()
 
     def work(first: int) -> None:
@@ -38,6 +39,7 @@ def test_threads_of_one_process_each_get_their_own_gmat_host(gmat: Path, tmp_pat
             outcome = execute_run(_spec(tmp_path, run_id))
             with lock:
                 outcomes.append(outcome)
+                served.setdefault(first, []).append(hosts._thread_host())
 
     threads = [threading.Thread(target=work, args=(first,)) for first in (0, 3)]
     try:
@@ -45,12 +47,13 @@ def test_threads_of_one_process_each_get_their_own_gmat_host(gmat: Path, tmp_pat
             t.start()
         for t in threads:
             t.join(timeout=120)
-        live_hosts = len(hosts._all_hosts)
     finally:
         shutdown_hosts()
     assert sorted(o.run_id for o in outcomes) == list(range(6))
     assert all(o.status is Status.OK for o in outcomes), [o.error for o in outcomes]
-    assert live_hosts == 2  # one reused host per thread, not one shared by both
+    # One reused host per thread, not one shared by both.
+    (first,), (second,) = ({id(h) for h in served[t]} for t in (0, 3))
+    assert first != second and None not in served[0] + served[3], served
     assert not hosts._all_hosts
 
 
@@ -215,6 +218,28 @@ def test_a_host_stopped_from_outside_makes_its_run_lost_not_crashed(
 
 def _hosts_of(key: hosts.HostKey) -> list[hosts.GmatHost]:
     return [host for host in hosts._all_hosts if host.key == key and host.alive()]
+
+
+def test_the_host_a_thread_reused_stops_when_that_thread_ends(gmat: Path, tmp_path: Path) -> None:
+    # A pool's own worker threads (an in-process Dask worker's) run batches and end when
+    # the pool closes: their GMAT hosts must end with them, not at interpreter exit.
+    used: list[hosts.GmatHost] = []
+
+    def worker_thread() -> None:
+        outcomes = execute_batch([_spec(tmp_path, 0), _spec(tmp_path, 1)], reuse_gmat_context=True)
+        assert [o.status for o in outcomes] == [Status.OK, Status.OK]
+        used.append(hosts._by_thread[threading.get_ident()])
+
+    try:
+        thread = threading.Thread(target=worker_thread)
+        thread.start()
+        thread.join(timeout=120)
+        assert not thread.is_alive() and len(used) == 1, "the batch did not run"
+        [host] = used
+        assert wait_until(lambda: not host.alive(), timeout=30), "the host outlived its thread"
+        assert host not in hosts._all_hosts
+    finally:
+        shutdown_hosts()
 
 
 def test_a_run_takes_a_spare_still_being_started_instead_of_starting_its_own(

@@ -365,19 +365,30 @@ def test_keep_gmat_files_on_a_worker_that_cannot_see_out_is_an_error_that_says_s
 
 
 def test_the_pools_own_localcluster_runs_its_workers_as_threads_of_the_driver(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # No worker process to start, so a script needs no __main__ guard; one worker per core.
+    # No worker process to start, so a script needs no __main__ guard; one worker per
+    # core; the GMAT hosts of the worker threads stop when the pool closes.
+    monkeypatch.setenv("GMAT_ROOT", str(make_fake_gmat_install(tmp_path / "GMAT")))
     script = tmp_path / "unguarded.py"
     script.write_text(
         "import os\n"
         "from dask.system import CPU_COUNT\n"
+        "from gmat_sweep import hosts, sweep\n"
+        "from gmat_sweep.testing import kit_script, wait_until\n"
         "from gmat_sweep_dask import DaskPool\n"
         "pool = DaskPool()\n"
         "pids = set(pool.client.run(os.getpid).values())\n"
         "assert pids == {os.getpid()}, pids\n"
         "assert pool.capacity == CPU_COUNT, (pool.capacity, CPU_COUNT)\n"
+        "df = sweep(kit_script(), grid={'Sat.SMA': [7000.0, 7100.0, 7200.0, 7300.0]},\n"
+        "           backend=pool, out='o', progress=False)\n"
+        "assert (df['__status'] == 'ok').all()\n"
+        "ran = list(hosts._all_hosts)\n"
+        "assert ran, 'no GMAT host served the runs'\n"
         "pool.close()\n"
+        "gone = wait_until(lambda: not any(h.alive() for h in ran), 30)\n"
+        "assert gone, 'hosts outlived the pool'\n"
         "print('pool made and closed')\n"
     )
     done = subprocess.run(

@@ -202,6 +202,33 @@ def _thread_host() -> GmatHost | None:
 def _set_thread_host(host: GmatHost) -> None:
     with _lock:
         _by_thread[threading.get_ident()] = host
+    if not hasattr(_thread_end, "watch"):
+        _thread_end.watch = _ThreadEnd(threading.get_ident())
+
+
+class _ThreadEnd:
+    """Kept in a thread's local storage, so dropped when the thread ends (CPython clears
+    a finished thread's locals in that thread, before its ident can be reused): closes
+    the host the thread reused. So the hosts of a pool's worker threads (a LocalPool's,
+    an in-process Dask worker's) stop with the threads, not at interpreter exit."""
+
+    __slots__ = ("ident",)
+
+    def __init__(self, ident: int) -> None:
+        self.ident = ident
+
+    def __del__(self) -> None:
+        try:
+            with _lock:
+                host = _by_thread.pop(self.ident, None)
+            if host is not None:
+                _forget(host)
+                host.close()
+        except Exception:  # at interpreter exit: shutdown_hosts() has closed them
+            pass
+
+
+_thread_end = threading.local()
 
 
 def _forget(host: GmatHost) -> None:
