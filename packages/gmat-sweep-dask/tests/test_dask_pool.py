@@ -381,6 +381,7 @@ def test_the_pools_own_localcluster_runs_its_workers_as_threads_of_the_driver(
         "pids = set(pool.client.run(os.getpid).values())\n"
         "assert pids == {os.getpid()}, pids\n"
         "assert pool.capacity == CPU_COUNT, (pool.capacity, CPU_COUNT)\n"
+        "assert pool.options()['processes'] is False, pool.options()\n"
         "df = sweep(kit_script(), grid={'Sat.SMA': [7000.0, 7100.0, 7200.0, 7300.0]},\n"
         "           backend=pool, out='o', progress=False)\n"
         "assert (df['__status'] == 'ok').all()\n"

@@ -148,6 +148,7 @@ class DaskPool(Pool):
                 "cluster": "LocalCluster",
                 "n_workers": len(self._cluster.workers),
                 "threads_per_worker": threads_per_worker,
+                "processes": bool(cluster_kwargs.get("processes", False)),
             }
         # Read now: a closed Client no longer knows its scheduler.
         self._tls = str(self._client.scheduler.address).startswith("tls://")
