@@ -159,6 +159,32 @@ def test_a_spawn_that_never_answers_fails_and_the_driver_still_exits(
     assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", marker), 30)
 
 
+def test_a_spawn_that_hangs_once_is_spawned_again_and_the_sweep_runs(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str], reference: Path
+) -> None:
+    # The first spawned "worker" never starts MPI (a spawn that hangs, as Open MPI's does
+    # now and then); the second spawn is a real worker.
+    once = tmp_path / "first-spawn-hangs"
+    once.write_text(
+        "#!/bin/sh\n"
+        f'if mkdir "{tmp_path / "hung"}" 2>/dev/null; then exec sleep 600; fi\n'
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    once.chmod(0o755)
+    marker = str(tmp_path)
+    env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": marker}
+    options = {"workers": 2, "start_timeout": 20, "python_exe": str(once)}
+    done = subprocess.run(
+        [sys.executable, str(_driver(tmp_path)), *_args(out, options)],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "did not answer within 10 s; spawning them again" in done.stderr
+    assert (tmp_path / "hung").is_dir()  # the first spawn did hang
+    assert_sweeps_equal(out, reference)
+    assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", marker), 30)
+
+
 def test_the_backend_is_found_by_name_and_class_without_starting_mpi() -> None:
     code = (
         "import sys\n"

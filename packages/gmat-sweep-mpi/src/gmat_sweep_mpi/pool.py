@@ -31,6 +31,7 @@ import contextlib
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, TimeoutError
 from typing import Any
@@ -42,6 +43,8 @@ from gmat_sweep.spec import RunOutcome, RunSpec
 __all__ = ["MPIPool"]
 
 _LAUNCH_HINT = "mpirun -n K python -m mpi4py.futures driver.py"
+#: Spawned mode: spawns tried within ``start_timeout`` before giving up.
+SPAWN_ATTEMPTS = 2
 
 
 def _run_batch(specs: list[RunSpec], reuse_gmat_context: bool) -> list[RunOutcome]:
@@ -111,7 +114,8 @@ class MPIPool(Pool):
     Args:
         workers: spawned mode only: how many worker processes to spawn (default:
             ``MPI4PY_FUTURES_MAX_WORKERS`` if set, else one per core of this machine).
-        start_timeout: seconds to wait for the workers to answer before giving up.
+        start_timeout: seconds to wait for the workers to answer before giving up
+            (spawned mode: shared by up to ``SPAWN_ATTEMPTS`` spawns, a stuck one let go).
         reuse_gmat_context: keep each worker's GMAT process between runs.
         **executor_options: passed to ``mpi4py.futures.MPIPoolExecutor`` (``mpi_info``,
             ``python_exe``, ``env``...). ``env`` (variables set on the workers, e.g.
@@ -151,8 +155,6 @@ class MPIPool(Pool):
         ):
             raise ValueError(f"MPIPool: workers must be a whole number >= 1, got {workers!r}")
         mpi = _load_mpi()
-        from mpi4py.futures import MPIPoolExecutor
-
         world = mpi.COMM_WORLD.Get_size()
         self._closed = False
         self._library = mpi.Get_library_version().replace("\x00", "").strip().splitlines()[0]
@@ -181,35 +183,58 @@ class MPIPool(Pool):
             self._mode = "spawned"
             max_workers = workers or _default_workers()
         executor_options.setdefault("main", False)
-        self._executor = MPIPoolExecutor(max_workers=max_workers, **executor_options)
-        self._workers = self._await_workers(start_timeout)
+        self._workers = self._start_workers(max_workers, executor_options, start_timeout)
 
-    def _await_workers(self, timeout: float) -> int:
-        hello = self._executor.submit(_hello)
-        try:
-            hello.result(timeout=timeout)
-        except TimeoutError:
-            manager = _manager_thread(self._executor)
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._closed = True
-            if self._mode == "spawned" and manager is not None:
-                _let_exit_without(manager)
-            raise BackendError(
-                f"MPIPool: the {self._mode} MPI workers did not answer within {timeout:g} s. "
-                + (
-                    "Spawning needs MPI dynamic process management and a transport between "
-                    "separate MPI jobs: with Open MPI, OMPI_MCA_btl (if set) must include tcp. "
-                    "Open MPI 4.1's spawn also hangs now and then by itself (open-mpi/ompi#9713): "
-                    "if it worked before, run again. Or launch the workers instead: " + _LAUNCH_HINT
-                    if self._mode == "spawned"
-                    else "Check the launcher's output for ranks that failed to start."
-                )
-            ) from None
-        except Exception as exc:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._closed = True
-            raise BackendError(f"MPIPool: the MPI workers failed to start: {exc}") from exc
-        return max(1, int(self._executor.num_workers))
+    def _start_workers(
+        self, max_workers: int | None, options: dict[str, Any], timeout: float
+    ) -> int:
+        """Make the executor and wait for a worker's answer; the number of workers.
+
+        Spawned mode spawns up to ``SPAWN_ATTEMPTS`` times, each given an equal share of
+        ``timeout``: Open MPI 4.1's spawn hangs now and then by itself, and a spawn after
+        a stuck one works (seen in this project's CI, and reproduced with workers that
+        never start MPI). The stuck spawn is let go so the process can still exit.
+        """
+        from mpi4py.futures import MPIPoolExecutor
+
+        attempts = SPAWN_ATTEMPTS if self._mode == "spawned" else 1
+        wait = timeout / attempts
+        for attempt in range(1, attempts + 1):
+            self._executor = MPIPoolExecutor(max_workers=max_workers, **options)
+            hello = self._executor.submit(_hello)
+            try:
+                hello.result(timeout=wait)
+                return max(1, int(self._executor.num_workers))
+            except TimeoutError:
+                manager = _manager_thread(self._executor)
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                if self._mode == "spawned" and manager is not None:
+                    _let_exit_without(manager)
+                if attempt < attempts:
+                    warnings.warn(
+                        f"MPIPool: the spawned MPI workers did not answer within {wait:g} s; "
+                        "spawning them again (Open MPI's spawn hangs now and then by itself: "
+                        "open-mpi/ompi#9713)",
+                        stacklevel=4,
+                    )
+                    continue
+                self._closed = True
+                raise BackendError(
+                    f"MPIPool: the {self._mode} MPI workers did not answer within {timeout:g} s"
+                    + (f" ({attempts} spawns of {wait:g} s). " if attempts > 1 else ". ")
+                    + (
+                        "Spawning needs MPI dynamic process management and a transport between "
+                        "separate MPI jobs: with Open MPI, OMPI_MCA_btl (if set) must include "
+                        "tcp. Or launch the workers instead: " + _LAUNCH_HINT
+                        if self._mode == "spawned"
+                        else "Check the launcher's output for ranks that failed to start."
+                    )
+                ) from None
+            except Exception as exc:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._closed = True
+                raise BackendError(f"MPIPool: the MPI workers failed to start: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @property
     def capacity(self) -> int:
