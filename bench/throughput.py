@@ -110,7 +110,9 @@ def child_user_dask(args: dict[str, Any]) -> dict[str, Any]:
 
     cluster = LocalCluster(n_workers=args["workers"], threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                           worker_dashboard_address="127.0.0.1:0")  # fmt: skip
+                           worker_dashboard_address="127.0.0.1:0",
+                           local_directory=args["tmp"],
+                           scheduler_kwargs={"local_directory": args["tmp"]})  # fmt: skip
     client = Client(cluster)
     try:
         if args["which"] == "ours":
