@@ -143,20 +143,11 @@ def test_a_spawn_that_never_answers_fails_and_the_driver_still_exits(
 ) -> None:
     # Spawned "workers" that never start MPI: MPI_Comm_spawn then never returns, as when
     # Open MPI's spawn hangs by itself. The error must come, and the driver must exit.
-    never = tmp_path / "never-starts-mpi"
-    never.write_text("#!/bin/sh\nexec sleep 600\n")
-    never.chmod(0o755)
-    marker = str(tmp_path)
-    env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": marker}
-    options = {"workers": 1, "start_timeout": 5, "python_exe": str(never)}
-    done = subprocess.run(
-        [sys.executable, str(_driver(tmp_path)), *_args(out, options)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = _spawn_with_python_exe(tmp_path, out, mpi_env, "exec sleep 600", workers=1, wait=5)
     assert done.returncode != 0
     assert "did not answer within 5 s" in done.stderr, done.stderr[-3000:]
     assert not out.exists()
-    assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", marker), 30)
+    assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", str(tmp_path)), 30)
 
 
 def test_a_spawn_that_hangs_once_is_spawned_again_and_the_sweep_runs(
@@ -164,25 +155,32 @@ def test_a_spawn_that_hangs_once_is_spawned_again_and_the_sweep_runs(
 ) -> None:
     # The first spawned "worker" never starts MPI (a spawn that hangs, as Open MPI's does
     # now and then); the second spawn is a real worker.
-    once = tmp_path / "first-spawn-hangs"
-    once.write_text(
-        "#!/bin/sh\n"
+    body = (
         f'if mkdir "{tmp_path / "hung"}" 2>/dev/null; then exec sleep 600; fi\n'
-        f'exec "{sys.executable}" "$@"\n'
+        f'exec "{sys.executable}" "$@"'
     )
-    once.chmod(0o755)
-    marker = str(tmp_path)
-    env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": marker}
-    options = {"workers": 2, "start_timeout": 20, "python_exe": str(once)}
-    done = subprocess.run(
-        [sys.executable, str(_driver(tmp_path)), *_args(out, options)],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    done = _spawn_with_python_exe(tmp_path, out, mpi_env, body, workers=2, wait=20)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "did not answer within 10 s; spawning them again" in done.stderr
     assert (tmp_path / "hung").is_dir()  # the first spawn did hang
     assert_sweeps_equal(out, reference)
-    assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", marker), 30)
+    assert wait_until(lambda: not _processes_with_env("GMAT_SWEEP_TEST_MARKER", str(tmp_path)), 30)
+
+
+def _spawn_with_python_exe(
+    tmp_path: Path, out: Path, mpi_env: dict[str, str], body: str, workers: int, wait: float
+) -> subprocess.CompletedProcess[str]:
+    """The spawned-mode driver, its workers started by a shell script of ``body`` instead
+    of Python (``python_exe``); every process of it marked with ``tmp_path``."""
+    exe = tmp_path / "python-exe"
+    exe.write_text(f"#!/bin/sh\n{body}\n")
+    exe.chmod(0o755)
+    env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": str(tmp_path)}
+    options = {"workers": workers, "start_timeout": wait, "python_exe": str(exe)}
+    return subprocess.run(
+        [sys.executable, str(_driver(tmp_path)), *_args(out, options)],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
 
 
 def test_the_backend_is_found_by_name_and_class_without_starting_mpi() -> None:
