@@ -21,17 +21,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import importlib.util
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -42,6 +39,7 @@ from pathlib import Path
 import pytest
 
 from gmat_sweep.demo import example_script
+from gmat_sweep.testing import run_watched
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs"
@@ -242,42 +240,14 @@ def run_block(what: str, argv: list[str], cwd: Path, env: dict[str, str]) -> str
     """Run one block; None when it exits 0, else what failed and its output (starting
     with ``HUNG`` when it did not finish).
 
-    The block runs in a process group of its own with Python's faulthandler on. One that
-    has not finished after ``BLOCK_TIMEOUT_S`` fails its page only: the report lists the
-    group's processes, then each is sent SIGABRT (faulthandler prints every Python
-    thread's stack, Open MPI its C frames) and killed, so a hang says where it hung.
+    A block that has not finished after ``BLOCK_TIMEOUT_S`` fails its page only; the
+    report lists its processes and their stacks (:func:`run_watched`).
     """
-    env = {**env, "PYTHONFAULTHANDLER": "1"}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(
-            argv, cwd=cwd, stdout=out, stderr=err, text=True, env=env, start_new_session=True
-        )
-        try:
-            code = process.wait(timeout=BLOCK_TIMEOUT_S)
-            verdict = f"exited {code}"
-        except subprocess.TimeoutExpired:
-            listing = subprocess.run(
-                ["ps", "-s", str(process.pid), "-o", "pid,ppid,etime,stat,args"],
-                capture_output=True, text=True,
-            ).stdout  # fmt: skip
-            code = None
-            verdict = f"did not finish in {BLOCK_TIMEOUT_S} s; its processes then:\n{listing}"
-            _signal_group(process.pid, signal.SIGABRT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=15)
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-        if code == 0:
-            return None
-        out.seek(0)
-        err.seek(0)
-        report = f"{what} {verdict}\n--- stdout\n{out.read()}\n--- stderr\n{err.read()}"
-        return report if code is not None else HUNG + report
-
-
-def _signal_group(group: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signum)
+    done = run_watched(argv, timeout=BLOCK_TIMEOUT_S, env=env, cwd=cwd)
+    if done.returncode == 0:
+        return None
+    report = f"{what} {done.report(tail=10**9)}"
+    return report if done.returncode is not None else HUNG + report
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ with the local pool's.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,8 +19,15 @@ import pytest
 from gmat_sweep import Sweep
 from gmat_sweep.designs import Grid
 from gmat_sweep.pools.local import LocalPool
-from gmat_sweep.testing import assert_sweeps_equal, kit_script, manifest_lines, wait_until
-from gmat_sweep_mpi.testing import mpirun_command
+from gmat_sweep.testing import (
+    Watched,
+    assert_sweeps_equal,
+    kit_script,
+    manifest_lines,
+    run_watched,
+    wait_until,
+)
+from gmat_sweep_mpi.testing import mpirun_command, run_mpi_job
 
 GRID = {"Sat.SMA": [6900.0 + 25.0 * i for i in range(12)], "Sat.ECC": [0.001, 0.01]}
 
@@ -47,8 +55,15 @@ def _args(out: Path, options: dict[str, object] | None = None) -> list[str]:
     return [json.dumps(GRID), str(out), json.dumps(options or {})]
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+def _run(cmd: list[str], env: dict[str, str], out: Path, *, again: bool = True) -> Watched:
+    """The job's result, which must have ended. Run again, from no ``out``, when Open MPI
+    hangs by itself, unless ``again`` is False: where not hanging is what is tested."""
+    if again:
+        done = run_mpi_job(cmd, env, before_again=lambda: shutil.rmtree(out, ignore_errors=True))
+    else:
+        done = run_watched(cmd, timeout=120, env=env)
+    assert done.returncode is not None, done.report()
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +85,7 @@ def _session_backend(out: Path) -> dict[str, object]:
 def test_launched_by_mpirun_rank_0_drives_and_the_other_ranks_run_bit_equal(
     tmp_path: Path, out: Path, mpi_env: dict[str, str], reference: Path
 ) -> None:
-    done = _run(mpirun_command(3, _driver(tmp_path), *_args(out)), mpi_env)
+    done = _run(mpirun_command(3, _driver(tmp_path), *_args(out)), mpi_env, out)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_sweeps_equal(out, reference)
     backend = _session_backend(out)
@@ -86,7 +101,7 @@ def test_spawned_from_a_plain_python_driver_is_bit_equal_and_leaves_no_worker(
 ) -> None:
     marker = str(tmp_path)  # inherited by the driver, its spawned workers and their GMAT
     env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": marker}
-    done = _run([sys.executable, str(_driver(tmp_path)), *_args(out, {"workers": 2})], env)
+    done = _run([sys.executable, str(_driver(tmp_path)), *_args(out, {"workers": 2})], env, out)
     assert done.returncode == 0, done.stderr[-3000:]
     assert_sweeps_equal(out, reference)
     options = _session_backend(out)["options"]
@@ -101,7 +116,7 @@ def test_every_rank_running_the_driver_is_refused_before_anything_is_written(
     cmd = mpirun_command(2, _driver(tmp_path), *_args(out))
     cmd.remove("-m")
     cmd.remove("mpi4py.futures")  # mpirun -n 2 python driver.py
-    done = _run(cmd, mpi_env)
+    done = _run(cmd, mpi_env, out)
     assert done.returncode != 0
     assert "python -m mpi4py.futures driver.py" in done.stderr
     assert "rank 0 then runs the driver" in done.stderr
@@ -111,7 +126,7 @@ def test_every_rank_running_the_driver_is_refused_before_anything_is_written(
 def test_a_job_of_one_rank_is_refused_it_has_no_worker(
     tmp_path: Path, out: Path, mpi_env: dict[str, str]
 ) -> None:
-    done = _run(mpirun_command(1, _driver(tmp_path), *_args(out)), mpi_env)
+    done = _run(mpirun_command(1, _driver(tmp_path), *_args(out)), mpi_env, out)
     assert done.returncode != 0
     assert "single rank" in done.stderr and "K >= 2" in done.stderr
     assert not out.exists()
@@ -120,7 +135,7 @@ def test_a_job_of_one_rank_is_refused_it_has_no_worker(
 def test_workers_under_a_launcher_is_refused_the_launcher_sizes_the_job(
     tmp_path: Path, out: Path, mpi_env: dict[str, str]
 ) -> None:
-    done = _run(mpirun_command(3, _driver(tmp_path), *_args(out, {"workers": 4})), mpi_env)
+    done = _run(mpirun_command(3, _driver(tmp_path), *_args(out, {"workers": 4})), mpi_env, out)
     assert done.returncode != 0
     assert "workers=4" in done.stderr and "its 2 worker rank(s) are the pool" in done.stderr
     assert not out.exists()
@@ -132,7 +147,9 @@ def test_a_spawn_that_cannot_connect_fails_clearly_instead_of_hanging(
     # Shared memory alone cannot connect a parent to the job it spawns.
     env = {**mpi_env, "OMPI_MCA_btl": "self,vader"}
     options = {"workers": 2, "start_timeout": 10}
-    done = _run([sys.executable, str(_driver(tmp_path)), *_args(out, options)], env)
+    done = _run(
+        [sys.executable, str(_driver(tmp_path)), *_args(out, options)], env, out, again=False
+    )
     assert done.returncode != 0
     assert "did not answer within 10 s" in done.stderr or "failed to start" in done.stderr
     assert not out.exists()
@@ -169,7 +186,7 @@ def test_a_spawn_that_hangs_once_is_spawned_again_and_the_sweep_runs(
 
 def _spawn_with_python_exe(
     tmp_path: Path, out: Path, mpi_env: dict[str, str], body: str, workers: int, wait: float
-) -> subprocess.CompletedProcess[str]:
+) -> Watched:
     """The spawned-mode driver, its workers started by a shell script of ``body`` instead
     of Python (``python_exe``); every process of it marked with ``tmp_path``."""
     exe = tmp_path / "python-exe"
@@ -177,10 +194,9 @@ def _spawn_with_python_exe(
     exe.chmod(0o755)
     env = {**mpi_env, "GMAT_SWEEP_TEST_MARKER": str(tmp_path)}
     options = {"workers": workers, "start_timeout": wait, "python_exe": str(exe)}
-    return subprocess.run(
-        [sys.executable, str(_driver(tmp_path)), *_args(out, options)],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    # Not run again after a hang: here a hang would be MPIPool's own.
+    command = [sys.executable, str(_driver(tmp_path)), *_args(out, options)]
+    return _run(command, env, out, again=False)
 
 
 def test_the_backend_is_found_by_name_and_class_without_starting_mpi() -> None:
@@ -218,3 +234,24 @@ def _processes_with_env(key: str, value: str) -> list[int]:
         if f"{key}={value}".encode() in environ:
             found.append(int(proc.name))
     return found
+
+
+def test_a_job_that_hangs_once_is_run_again_with_the_hang_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gmat_sweep.testing.watched
+
+    monkeypatch.setattr(gmat_sweep.testing.watched, "_ABORT_GRACE_S", 1.0)
+    marker, cleaned = tmp_path / "hung-once", []
+    code = (
+        "import os, sys, time\n"
+        f"if not os.path.exists({str(marker)!r}):\n"
+        f"    open({str(marker)!r}, 'w').close(); time.sleep(600)\n"
+        "print('second try')\n"
+    )
+    with pytest.warns(UserWarning, match="an MPI job hung; running it again") as caught:
+        done = run_mpi_job(
+            [sys.executable, "-c", code], {}, timeout=3, before_again=lambda: cleaned.append(1)
+        )
+    assert (done.returncode, done.stdout, cleaned) == (0, "second try\n", [1])
+    assert "time.sleep(600)" in str(caught[0].message)  # the hang's stack, in the warning

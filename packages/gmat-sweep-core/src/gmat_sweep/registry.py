@@ -406,7 +406,8 @@ def resolve_backend(backend: Pool | type[Pool] | str | None = None, **options: A
         return cls(**options)
     except (TypeError, ValueError) as exc:
         given = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "no options"
+        why = str(exc).rstrip(". ")
         raise BackendError(
-            f"backend {cls.name!r} rejected its options ({given}): {exc}. Nothing was run "
+            f"backend {cls.name!r} rejected its options ({given}): {why}. Nothing was run "
             "and nothing was written; fix the options and start again."
         ) from exc

@@ -3,7 +3,8 @@
 :func:`ensure_open_mpi` installs Debian's ``openmpi-bin`` (``mpirun``, ``libmpi``) when
 ``mpirun`` is missing (root, ``apt-get``); :func:`loopback_env` is the environment that
 runs it here: as root, over shared memory and loopback TCP only, oversubscribing two
-cores. Known-good settings: ``../shared/ENGINES.md``.
+cores. Known-good settings: ``../shared/ENGINES.md``. :func:`run_mpi_job` runs a job
+and runs it once more when Open MPI's launcher hangs by itself.
 """
 
 from __future__ import annotations
@@ -12,10 +13,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["PACKAGES", "MPISetupError", "ensure_open_mpi", "loopback_env", "mpirun_command"]
+if TYPE_CHECKING:
+    from gmat_sweep.testing import Watched
+
+__all__ = [
+    "PACKAGES",
+    "MPISetupError",
+    "ensure_open_mpi",
+    "loopback_env",
+    "mpirun_command",
+    "run_mpi_job",
+]
 
 PACKAGES = ["openmpi-bin", "libopenmpi-dev"]
 
@@ -77,3 +90,34 @@ def mpirun_command(ranks: int, script: str | Path, *args: str) -> list[str]:
     """
     python: Sequence[str] = [sys.executable, "-m", "mpi4py.futures"]
     return [ensure_open_mpi(), "-n", str(ranks), *python, str(script), *args]
+
+
+def run_mpi_job(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    timeout: float = 120.0,
+    before_again: Callable[[], object] | None = None,
+) -> Watched:
+    """Run an MPI job (``mpirun ...``, or a driver that spawns) to its end; once more when
+    the first try hangs.
+
+    Open MPI 4.1's launcher now and then hangs by itself on this machine: after a driver's
+    error (mpi4py's ``MPI_ABORT``) an ``mpirun`` whose ranks had all exited did not reap
+    them and never returned (2 in 260 refused launches, 2026-12-04; a long-known kind of
+    race, open-mpi/ompi-release#101), and a spawn now and then never returns
+    (open-mpi/ompi#9713). A first hang is reported as a warning with the job's processes
+    and stacks (:func:`run_watched`), then ``before_again`` runs (e.g. to remove a
+    half-written output folder) and the job runs again. A second hang is returned as it
+    is (``returncode`` None) for the test to fail on; any other ending, failures
+    included, is returned at once.
+    """
+    from gmat_sweep.testing import run_watched
+
+    done = run_watched(argv, timeout=timeout, env=env)
+    if done.returncode is not None:
+        return done
+    warnings.warn(f"an MPI job hung; running it again. The hang:\n{done.report()}", stacklevel=2)
+    if before_again is not None:
+        before_again()
+    return run_watched(argv, timeout=timeout, env=env)

@@ -9,6 +9,7 @@
 - :func:`assert_sweeps_equal`: compare two finished sweeps bit for bit;
   :func:`manifest_lines`: a sweep's manifest lines, even while it runs.
 - :func:`kit_script`: the mission the kit runs.
+- :func:`run_watched`: run a command; when it hangs, list its processes and their stacks.
 
 Names load lazily, so importing this package does not import pytest or pandas.
 """
@@ -28,11 +29,13 @@ if TYPE_CHECKING:
         PoolEquivalenceSuite,
         kit_gmat_root,
     )
+    from gmat_sweep.testing.watched import Watched, run_watched
 
 __all__ = [
     "FakeGmatRule",
     "PoolContractSuite",
     "PoolEquivalenceSuite",
+    "Watched",
     "assert_sweeps_equal",
     "hung_processes",
     "kit_gmat_root",
@@ -40,6 +43,7 @@ __all__ = [
     "lost_batches",
     "make_fake_gmat_install",
     "manifest_lines",
+    "run_watched",
     "wait_until",
 ]
 
@@ -53,6 +57,8 @@ _LAZY = {
     "assert_sweeps_equal": "gmat_sweep.testing.compare",
     "manifest_lines": "gmat_sweep.testing.compare",
     "lost_batches": "gmat_sweep.testing.compare",
+    "Watched": "gmat_sweep.testing.watched",
+    "run_watched": "gmat_sweep.testing.watched",
 }
 
 
