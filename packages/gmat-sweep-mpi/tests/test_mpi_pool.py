@@ -255,3 +255,27 @@ def test_a_job_that_hangs_once_is_run_again_with_the_hang_reported(
         )
     assert (done.returncode, done.stdout, cleaned) == (0, "second try\n", [1])
     assert "time.sleep(600)" in str(caught[0].message)  # the hang's stack, in the warning
+
+
+def test_ctypes_is_loaded_before_mpi4py_looks_for_its_library(mpi_env: dict[str, str]) -> None:
+    # mpi4py's import hook imports ctypes while CPython holds its global import lock; a
+    # driver thread importing ctypes at that moment (core's background pandas import)
+    # deadlocked the two (CI, 2026-12-04). MPIPool loads ctypes first so the hook finds
+    # it loaded; a spy ahead of the hook sees whether it is.
+    code = (
+        "import sys\n"
+        "seen = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'mpi4py.MPI':\n"
+        "            seen.append('ctypes' in sys.modules)\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "from gmat_sweep_mpi.pool import _load_mpi\n"
+        "_load_mpi()\n"
+        "print(seen)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=mpi_env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[True]"

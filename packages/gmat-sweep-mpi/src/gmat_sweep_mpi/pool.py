@@ -90,6 +90,13 @@ def _private_session_directory() -> None:
 
 def _load_mpi() -> Any:
     _private_session_directory()
+    # mpi4py's import hook for mpi4py.MPI imports ctypes from inside its find_spec, which
+    # CPython 3.11 calls holding the global import lock: if another thread of the driver
+    # is importing ctypes then (core imports pandas in the background), that thread waits
+    # for the global lock and this one for ctypes' lock, for ever (seen in CI). Imported
+    # here first, ctypes is already loaded when the hook asks for it.
+    import ctypes  # noqa: F401
+
     try:
         from mpi4py import MPI
     except (ImportError, RuntimeError) as exc:
