@@ -51,10 +51,12 @@ PARALLEL_PAGES = 3
 BLOCK_TIMEOUT_S = 300
 HUNG = "HUNG: "
 #: Pages run once more after one of their blocks hung. mpi.md's first spawned driver hung
-#: once in CI with no output (2026-12-03), never in 600 MPI starts, 160 spawns and 10
-#: rounds of every page here since; Open MPI 4.1's spawn is known to hang now and then by
-#: itself (open-mpi/ompi#9713). The hang is still reported, as a warning with its
-#: processes' stacks; a second hang, or any other failure, fails the page.
+#: once in CI with no output (2026-12-03); a later hang there (2026-12-04), with stacks,
+#: was an import deadlock between mpi4py's import hook and core's background imports, now
+#: fixed (MPIPool loads ctypes first). Open MPI 4.1's launcher also hangs now and then by
+#: itself (open-mpi/ompi#9713; see gmat_sweep_mpi.testing.run_mpi_job). The hang is still
+#: reported, as a warning with its processes' stacks; a second hang, or any other
+#: failure, fails the page.
 RUN_AGAIN_AFTER_A_HANG = {"mpi.md"}
 
 _MPI_RESUME = (

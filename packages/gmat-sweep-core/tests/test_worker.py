@@ -295,3 +295,49 @@ def test_discarding_spares_also_closes_those_still_being_started(
     assert len(made) == 2
     assert closed
     assert not _hosts_of(key) and not hosts._spares
+
+
+def test_prestarts_of_one_script_that_overlap_all_end_cleanly(
+    gmat: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A prestart whose spare was discarded closes it, then settles its count; if a second
+    # prestart of the key ended meanwhile (taking the count to 0 and removing it), the
+    # first one's settling failed with a KeyError. Held in that order here.
+    errors: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    discarded, first_closing, release = threading.Event(), threading.Event(), threading.Event()
+    roles: list[str] = []
+
+    class Held(hosts.GmatHost):
+        def __init__(self, key: hosts.HostKey) -> None:
+            self.role = "first" if not roles else "second"
+            roles.append(self.role)
+            assert (discarded if self.role == "first" else first_closing).wait(timeout=60)
+            super().__init__(key)
+
+        def close(self) -> None:
+            super().close()
+            if getattr(self, "role", "") == "first":
+                first_closing.set()
+                assert release.wait(timeout=60)
+
+    monkeypatch.setattr(hosts, "GmatHost", Held)
+    key = hosts.host_key("two prestarts of this")
+    try:
+        hosts.prestart(key, 1)
+        hosts.discard_spares()  # before the first prestart's host is made
+        discarded.set()
+        hosts.prestart(key, 1)  # waits until the first closes its discarded host
+        assert wait_until(lambda: key not in hosts._starting, timeout=60), hosts._starting
+        release.set()
+        assert wait_until(lambda: len(roles) == 2 and not hosts._starting, timeout=60)
+        assert wait_until(lambda: len(_hosts_of(key)) == 1, timeout=60)  # the second's
+        for thread in threading.enumerate():  # the first prestart settles its count
+            if thread.name == "gmat-sweep-prestart":
+                thread.join(timeout=60)
+        assert hosts.prestart_up_to(key, 3) == 2  # one is there: two more
+        assert hosts.prestart_up_to(key, 3) == 0  # idempotent
+    finally:
+        release.set()
+        shutdown_hosts()
+    assert not errors, [e.exc_value for e in errors]

@@ -416,3 +416,55 @@ def test_a_pool_made_at_module_level_says_to_guard_the_script(tmp_path: Path) ->
     assert done.returncode != 0, said[-3000:]
     assert "pool made and closed" not in said
     assert 'Put it under `if __name__ == "__main__":` in the script' in said, said[-3000:]
+
+
+def test_prepare_starts_each_workers_hosts_ahead_the_runs_use_them_close_ends_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gmat_sweep.preflight import canonical_sha256
+
+    # Defined here so that it travels by value (a test module is not importable on workers).
+    def hosts_on_worker(script: str) -> dict[str, list[int]]:
+        """On a worker: the pids of its live GMAT hosts of the script, spare and in use."""
+        from gmat_sweep import hosts
+
+        key = hosts.host_key(script)
+        with hosts._lock:
+            spares = [h.process.pid for h in hosts._spares if h.key == key and h.alive()]
+            used = [h.process.pid for h in hosts._by_thread.values() if h.key == key and h.alive()]
+        return {"spare": sorted(spares), "used": sorted(used)}
+
+    root = make_fake_gmat_install(tmp_path / "GMAT")
+    monkeypatch.setenv("GMAT_ROOT", str(root))
+    sha = canonical_sha256(SCRIPT.read_text())
+    other = "0" * 64  # a script no run uses
+    (tmp_path / "cluster").mkdir()
+    with (
+        DaskCliCluster.started(tmp_path / "cluster", root, n_workers=2) as cluster,
+        Client(cluster.address) as client,  # type: ignore[no-untyped-call]
+    ):
+        pool = DaskPool(client=client)
+
+        def on_workers(script: str) -> list[dict[str, list[int]]]:
+            return list(client.run(hosts_on_worker, script).values())
+
+        pool.prepare(sha, runs=10)
+        assert wait_until(lambda: all(len(w["spare"]) == 1 for w in on_workers(sha)), 60), (
+            on_workers(sha)
+        )
+        prestarted = sorted(pid for w in on_workers(sha) for pid in w["spare"])
+        pool.prepare(sha, runs=10)  # idempotent: the hosts are there
+        df = sweep(SCRIPT, grid={"Sat.SMA": [7000.0 + 50 * i for i in range(10)]},
+                   backend=pool, out=tmp_path / "out", progress=False)  # fmt: skip
+        assert (df["__status"] == "ok").all()
+        after = on_workers(sha)
+        assert sorted(pid for w in after for pid in w["used"]) == prestarted, after
+        assert not any(w["spare"] for w in after), after
+
+        pool.prepare(other, runs=1)  # one host, on one worker only; no run takes it
+        assert wait_until(lambda: sum(len(w["spare"]) for w in on_workers(other)) == 1, 60)
+        (left,) = [pid for w in on_workers(other) for pid in w["spare"]]
+        pool.close()
+        assert not any(w["spare"] for w in on_workers(other))
+        assert wait_until(lambda: process_stat(left) is None, 30), f"host {left} outlived close"
+        assert [w["used"] for w in on_workers(sha)] == [w["used"] for w in after]  # kept

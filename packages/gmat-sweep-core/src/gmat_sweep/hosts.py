@@ -331,6 +331,21 @@ def prestart(key: HostKey, count: int) -> None:
     ).start()  # fmt: skip
 
 
+def prestart_up_to(key: HostKey, count: int) -> int:
+    """Make this process hold ``count`` hosts of ``key``: those its threads reuse, its
+    spares and those being started count; :func:`prestart` the rest. Returns how many
+    were started. Idempotent, so a pool may call it on a worker for every sweep."""
+    with _lock:
+        have = (
+            sum(1 for host in _by_thread.values() if host.key == key)
+            + sum(1 for host in _spares if host.key == key)
+            + _starting.get(key, 0)
+        )
+    missing = max(0, count - have)
+    prestart(key, missing)
+    return missing
+
+
 def _start_spares(key: HostKey, count: int, generation: int) -> None:
     made = 0
     try:
@@ -348,9 +363,11 @@ def _start_spares(key: HostKey, count: int, generation: int) -> None:
                 host.close()
     finally:
         with _lock:  # those that did not start (no pipe, no process) will not come
-            _starting[key] -= count - made
-            if not _starting[key]:
-                del _starting[key]
+            left = _starting.get(key, 0) - (count - made)  # another prestart may be at 0
+            if left > 0:
+                _starting[key] = left
+            else:
+                _starting.pop(key, None)
             _spare_added.notify_all()
 
 
