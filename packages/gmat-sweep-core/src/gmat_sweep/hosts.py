@@ -331,21 +331,6 @@ def prestart(key: HostKey, count: int) -> None:
     ).start()  # fmt: skip
 
 
-def prestart_up_to(key: HostKey, count: int) -> int:
-    """Make this process hold ``count`` hosts of ``key``: those its threads reuse, its
-    spares and those being started count; :func:`prestart` the rest. Returns how many
-    were started. Idempotent, so a pool may call it on a worker for every sweep."""
-    with _lock:
-        have = (
-            sum(1 for host in _by_thread.values() if host.key == key)
-            + sum(1 for host in _spares if host.key == key)
-            + _starting.get(key, 0)
-        )
-    missing = max(0, count - have)
-    prestart(key, missing)
-    return missing
-
-
 def _start_spares(key: HostKey, count: int, generation: int) -> None:
     made = 0
     try:

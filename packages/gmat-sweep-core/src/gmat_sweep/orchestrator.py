@@ -528,19 +528,12 @@ def _prepare_driver() -> None:
 
 
 def _prestart(pool: Pool, sha: str, runs: int, donated: int) -> bool:
-    """Start the GMAT hosts for the ``runs`` ahead while the driver gets ready. When
-    ``pool`` runs its hosts in this process and reuses them (a LocalPool), start them
-    here (``donated`` more, the check's, come later) and return True; otherwise let the
-    pool start its workers' (:meth:`Pool.prepare`) and return False."""
+    """When ``pool`` runs its GMAT hosts in this process and reuses them (a LocalPool),
+    start the hosts for the ``runs`` ahead in the background while the driver gets ready
+    (``donated`` more, the check's, come later) and return True."""
     from gmat_sweep import hosts
 
     if not _runs_hosts_here(pool):
-        try:
-            pool.prepare(sha, runs)
-        except Exception as exc:  # the contract says it must not raise; never fatal
-            warnings.warn(
-                f"{pool!r}.prepare() raised {exc!r}; runs start their own hosts", stacklevel=2
-            )
         return False
     hosts.prestart(hosts.host_key(sha), max(0, min(pool.capacity, runs) - donated))
     return True

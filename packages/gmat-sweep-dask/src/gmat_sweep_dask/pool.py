@@ -44,35 +44,6 @@ def _run_batch(specs: list[RunSpec], reuse_gmat_context: bool) -> list[RunOutcom
     return execute_batch(specs, reuse_gmat_context=reuse_gmat_context)
 
 
-# What each worker of this process was asked to prestart, by prepare() call: workers
-# that are threads of one process share its hosts, so the process holds their sum.
-_asked: dict[str, dict[str, int]] = {}
-_asked_lock = threading.Lock()
-
-
-async def _prestart_hosts(script_sha256: str, call: str, count: int, dask_worker: Any) -> int:
-    """On a worker: have its process hold the GMAT hosts of the script that this call
-    asked of it and of the other workers in the process (``count`` each). A coroutine,
-    as ``Client.run(wait=False)`` requires; it only starts a thread, so it does not hold
-    up the worker's event loop."""
-    from gmat_sweep import hosts
-
-    with _asked_lock:
-        for old in [c for c in _asked if c != call][:-4]:  # keep only the latest calls
-            del _asked[old]
-        asked = _asked.setdefault(call, {})
-        asked[str(dask_worker.address)] = count
-        total = sum(asked.values())
-    return hosts.prestart_up_to(hosts.host_key(script_sha256), total)
-
-
-def _discard_spare_hosts() -> None:
-    """On a worker: close the hosts :func:`_prestart_hosts` started that no run took."""
-    from gmat_sweep import hosts
-
-    hosts.discard_spares()
-
-
 class DaskPool(Pool):
     """Run each batch of sweep runs as a Dask task.
 
@@ -143,7 +114,6 @@ class DaskPool(Pool):
         self._tasks: dict[str, Any] = {}
         self._capacity = 1
         self._capacity_at = float("-inf")
-        self._prepared: set[str] = set()  # workers that prestarted hosts (prepare)
         if client is not None:
             if security is not None:
                 raise ValueError("DaskPool: security= applies to the Client the pool opens; "
@@ -219,29 +189,6 @@ class DaskPool(Pool):
         task.add_done_callback(lambda done: self._relay(key, done, relay))
         return relay
 
-    def prepare(self, script_sha256: str, runs: int) -> None:
-        """Have each worker process start the GMAT hosts of its first runs now (one per
-        thread, ``runs`` in all), so GMAT bootstraps there while the driver gets ready.
-        Sent without waiting; never raises. Hosts no run took are closed at
-        :meth:`close` (on a cluster the pool started, with it)."""
-        if self._closed or not self.reuse_gmat_context:
-            return
-        try:
-            workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        except Exception:
-            return
-        call, left = uuid.uuid4().hex, runs
-        for address, info in workers.items():
-            count = min(int(info.get("nthreads", 1)), left)
-            if count <= 0:
-                break
-            left -= count
-            with contextlib.suppress(Exception):
-                self._client.run(
-                    _prestart_hosts, script_sha256, call, count, workers=[address], wait=False
-                )
-                self._prepared.add(address)
-
     def _relay(self, key: str, task: Any, relay: Future[list[RunOutcome]]) -> None:
         """Copy a finished Dask future into the concurrent future the orchestrator holds."""
         with self._lock:
@@ -274,11 +221,6 @@ class DaskPool(Pool):
         try:
             if tasks:
                 self._client.cancel(tasks)
-            if self._prepared and self._cluster is None:  # a cluster of the caller's
-                with contextlib.suppress(Exception):
-                    self._client.run(
-                        _discard_spare_hosts, workers=sorted(self._prepared), on_error="ignore"
-                    )
         finally:
             if self._owns_client:
                 self._client.close()

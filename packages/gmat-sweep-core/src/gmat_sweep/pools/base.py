@@ -27,13 +27,6 @@ Contract for implementers (three members; everything else is optional):
   so it should be cheap (cache a scheduler query).
 - ``close()`` is idempotent and releases only what the pool itself created: a
   cluster, client or runtime passed in by the caller is never torn down.
-- ``prepare(script_sha256, runs)`` (optional, no-op by default) is called once per
-  sweep session, after the pool is opened and before its first ``submit``: a pool whose
-  workers live elsewhere may start their GMAT hosts now, so that GMAT bootstraps while
-  the driver checks the script and writes the manifest header (on each worker process,
-  :func:`gmat_sweep.hosts.prestart_up_to` with the slots it will fill). It must return
-  promptly, without waiting for the hosts, and must not raise: a pool that cannot
-  prepare lets each run start its own host, as without the hook.
 
 A future that never completes does not hang the driver: when the sweep has a per-run
 ``timeout``, a batch that outlives its runs' deadlines plus a grace is recorded
@@ -91,11 +84,6 @@ class Pool(ABC):
         what a reader of the manifest should know (workers, address, sizing).
         """
         return {"reuse_gmat_context": self.reuse_gmat_context}
-
-    def prepare(self, script_sha256: str, runs: int) -> None:  # noqa: B027 - optional hook
-        """Start the workers' GMAT hosts of this script ahead, for a session of ``runs``
-        runs; returns at once and never raises. No-op by default (see the module's
-        contract)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release what this pool created. Idempotent."""

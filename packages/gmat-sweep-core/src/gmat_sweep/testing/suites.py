@@ -308,24 +308,6 @@ class PoolContractSuite(_KitBase):
             "the pool (or its worker) must kill a run's GMAT process at the timeout"
         )
 
-    def test_prepare_returns_at_once_and_the_runs_still_come_back(
-        self, pool: Pool, out_dir: Path
-    ) -> None:
-        """``prepare(script_sha256, runs)`` (optional: starting the workers' GMAT hosts
-        ahead) must return within a few seconds without raising, and leave the pool
-        running the batches submitted after it."""
-        from gmat_sweep.preflight import canonical_sha256
-        from gmat_sweep.testing import kit_script
-
-        started = time.monotonic()
-        pool.prepare(canonical_sha256(kit_script().read_text()), 2)
-        took = time.monotonic() - started
-        assert took < 5.0, f"prepare() took {took:.1f} s; it must not wait for the hosts"
-        outcomes = self._collect(
-            pool, [[self._spec(out_dir, 0, 7000.0)], [self._spec(out_dir, 1, 7050.0)]]
-        )
-        assert all(o.status is Status.OK for o in outcomes.values()), outcomes
-
     def test_close_is_idempotent(self) -> None:
         """``close()`` twice, and via the context manager, must not raise.
 
