@@ -304,6 +304,10 @@ class SlurmPool(DaskPool):
         host = _interface_ip(interface) if interface else None
         dashboard = f"{host}:0" if host else ":0"
         own_dir = dask.config.get("jobqueue.slurm.local-directory", None) is None
+        # The scheduler runs here, in the driver: its working files in a folder of this
+        # pool's own (Dask's default is a shared /tmp/dask-scratch-space, left behind).
+        scheduler_dir = make_private_directory("gmat-sweep-slurm-")
+        self._private.append(scheduler_dir)
         with _every_loss_visible():
             cluster = SLURMCluster(
                 cores=threads * per_job,
@@ -318,7 +322,10 @@ class SlurmPool(DaskPool):
                 interface=interface,
                 python=python,
                 log_directory=log_directory,
-                scheduler_options={"dashboard_address": dashboard},
+                scheduler_options={
+                    "dashboard_address": dashboard,
+                    "local_directory": str(scheduler_dir),
+                },
                 worker_extra_args=["--dashboard-address", dashboard],
                 security=tls,
             )
