@@ -54,8 +54,8 @@ def test_workers_are_slurm_jobs_that_leave_with_the_pool(
         assert options["mode"] == "jobs" and options["sizing"]["threads_per_worker"] == 1
     assert wait_until(lambda: not squeue_jobs("dask-worker"), timeout=60), squeue_jobs()
     # Nothing of Dask's is left in the node's or the driver's temp dir (no
-    # dask-scratch-space, no locks).
-    # (Empty gmat-sweep-scratch-<pid>-* folders of the cancelled jobs may stay: by design.)
+    # dask-scratch-space, no locks); the ended worker jobs' empty gmat-sweep-scratch-<pid>-*
+    # folders may stay (by design: the next run on the node removes them).
     left = lambda: [p for p in node_tmp.iterdir() if not p.name.startswith("gmat-sweep-scratch-")]  # noqa: E731
     assert wait_until(lambda: not left())
     assert not left(), list(node_tmp.iterdir())

@@ -1,10 +1,10 @@
 """Processes on this machine, as the driver's housekeeping sees them (Linux ``/proc``).
 
-One owner for the questions the sweep lock, the watchdog, scratch cleanup and the worker
-ask: is a pid still the process that was recorded (a pid is reused once its process is
-reaped), which processes descend from another, and what a process's end says. Where
-``/proc`` does not exist, a pid that answers ``kill(pid, 0)`` counts as alive and nothing
-else is known.
+One owner for the questions the sweep lock, the watchdog, scratch cleanup, the worker and
+the test helpers ask: is a pid still the process that was recorded (a pid is reused once
+its process is reaped), which processes descend from another or share a session, and what
+a process's end says. Where ``/proc`` does not exist, a pid that answers ``kill(pid, 0)``
+counts as alive and nothing else is known.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "describe_exit",
     "pid_alive",
     "process_stat",
+    "session_members",
 ]
 
 Identity = tuple[int, str]  # (pid, start time in clock ticks since boot)
@@ -45,15 +46,32 @@ def describe_exit(returncode: int | None) -> str:
     return f"exit code {returncode}"
 
 
-def process_stat(pid: int) -> tuple[int, str] | None:
-    """(parent pid, start time) of ``pid``; None when it is gone, a zombie, or unknown."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after ``pid (comm)``: state, ppid, pgrp, session..."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    if fields[0] in ("Z", "X"):
+
+
+def process_stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, start time) of ``pid``; None when it is gone, a zombie, or unknown."""
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] in ("Z", "X"):
         return None
     return int(fields[1]), fields[19]
+
+
+def session_members(session: int) -> list[int]:
+    """The pids of session ``session`` (its leader's pid) now, zombies included."""
+    members = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                fields = _stat_fields(int(entry))
+                if fields is not None and int(fields[3]) == session:
+                    members.append(int(entry))
+    return members
 
 
 def pid_alive(pid: int) -> bool:

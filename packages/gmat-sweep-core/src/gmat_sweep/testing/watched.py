@@ -92,21 +92,8 @@ def run_watched(
 
 def _signal_session(session: int, signum: int) -> None:
     """Send ``signum`` to every process of ``session`` (its leader's pid)."""
-    for pid in _session_members(session):
+    from gmat_sweep.processes import session_members
+
+    for pid in session_members(session):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
-
-
-def _session_members(session: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) "
-        if int(fields[3]) == session:  # state ppid pgrp session
-            members.append(int(entry.name))
-    return members
