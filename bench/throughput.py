@@ -26,9 +26,12 @@ alternate which side goes first, and the median of the pairs is reported with th
   that idle 0.5 s in GMAT's place (the stand-in's ``wait`` rule) of the example mission
   propagated two minutes (so the stand-in's own CPU per run stays ~10 ms): runs/s over
   the 32 the slots allow, ours and the reference's on the same kind of cluster.
-- ``efficiency``: 100 runs of 0.2 s, ideal/wall: the sweep() call on a pool just made,
-  pool start + sweep() + close, and the whole ``sweep(backend=name)`` call, which makes
-  and closes the pool itself (so it starts while GMAT does).
+- ``efficiency``: 100 runs of 0.2 s, ideal/wall (ideal: the runs' cost measured alone,
+  spread over W cores): the sweep() call on a pool just made, pool start + sweep() +
+  close, and the whole ``sweep(backend=name)`` call, which makes and closes the pool
+  itself (so it starts while GMAT does). Beside them, in alternating order, the physical
+  limit as in ``real``: W bare gmat-run processes side by side from cold, as ideal/wall,
+  and the whole call over it.
 - ``ceiling``: an in-process pool whose batches complete at once: the driver's runs/s.
 """
 
@@ -220,14 +223,14 @@ def _child(name: str, args: dict[str, Any], python: str = sys.executable) -> dic
     return result
 
 
-def _limit(n: int) -> float:
+def _limit(n: int, script: Path = MISSION) -> float:
     """Wall time of W bare gmat-run processes side by side, from spawn to the last exit."""
     smas = _smas(n)
     with tempfile.TemporaryDirectory(prefix="gmat-sweep-bench-") as tmp:
         t0 = time.perf_counter()
         procs = [
             subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", "bare",
-                              json.dumps({"script": str(MISSION), "smas": smas[w::WORKERS],
+                              json.dumps({"script": str(script), "smas": smas[w::WORKERS],
                                           "tmp": tmp})], stdout=subprocess.DEVNULL)
             for w in range(WORKERS)
         ]  # fmt: skip
@@ -362,21 +365,36 @@ def figure_efficiency(pairs: int, pools: list[str]) -> list[tuple[str, str]]:
          "print(bench._engine_time(20))"], capture_output=True, text=True, check=True
     ).stdout.split()[-1])  # fmt: skip
     n = 100
+    ideal = n * run_s / WORKERS  # one run's cost alone, no start, W cores all the runs' own
+    script = example_script()
+    limits: list[float] = []
     rows = []
     for kind in pools:
-        calls, whole, by_name = [], [], []
-        for _ in range(pairs):
-            timed = _child("ours", {"script": str(example_script()), "n": n, "pool": kind})
-            calls.append(n * run_s / WORKERS / timed["wall_s"])
-            whole.append(n * run_s / WORKERS / timed["with_pool_s"])
-            named = _child("ours", {"script": str(example_script()), "n": n,
+        calls, whole, by_name, vs_limit = [], [], [], []
+        for pair in range(pairs):
+            # The physical limit, side by side with ours: W bare gmat-run processes from
+            # cold (interpreter, gmat-run's imports, GMAT's bootstrap, then the runs).
+            if pair % 2 == 0:
+                limit = _limit(n, script)
+            timed = _child("ours", {"script": str(script), "n": n, "pool": kind})
+            calls.append(ideal / timed["wall_s"])
+            whole.append(ideal / timed["with_pool_s"])
+            named = _child("ours", {"script": str(script), "n": n,
                                     "pool": f"by-name:{kind}"})  # fmt: skip
-            by_name.append(n * run_s / WORKERS / named["wall_s"])
+            by_name.append(ideal / named["wall_s"])
+            if pair % 2 == 1:
+                limit = _limit(n, script)
+            limits.append(ideal / limit)
+            vs_limit.append(limit / named["wall_s"])
         label = f"efficiency, {n} runs of {run_s:.3f} s"
         rows.append((f"{label}, sweep() on a pool just made: {kind}", _ratio_summary(calls)))
         rows.append((f"{label}, pool start + sweep() + close: {kind}", _ratio_summary(whole)))
         rows.append((f"{label}, whole sweep(backend={kind!r}) call: {kind}",
                      _ratio_summary(by_name)))  # fmt: skip
+        rows.append((f"same, whole sweep(backend={kind!r}) call / limit: {kind}",
+                     _ratio_summary(vs_limit)))  # fmt: skip
+    rows.append((f"{label}, the limit: {WORKERS} bare gmat-run processes from cold",
+                 _ratio_summary(limits)))  # fmt: skip
     return rows
 
 

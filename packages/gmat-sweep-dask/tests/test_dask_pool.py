@@ -145,6 +145,7 @@ def test_a_worker_of_the_pools_own_localcluster_killed_mid_batch_costs_only_time
     out = tmp_path / "dask"
     killed: list[int] = []
     with DaskPool(n_workers=2, processes=True) as pool:
+        assert pool.options()["protocol"] == "tls"  # worker processes: TLS by default
         pids = pool.client.run(os.getpid)
         victim = next(iter(pids.values()))
 

@@ -1,6 +1,6 @@
-"""TLS on real Dask clusters: the private LocalCluster by default, a CLI cluster with
-certificates by address (also from the command line), and clients without the
-certificate refused."""
+"""TLS on real Dask clusters: the private LocalCluster (in-process by default, TLS when
+asked), a CLI cluster with certificates by address (also from the command line), and
+clients without the certificate refused."""
 
 from __future__ import annotations
 
@@ -43,11 +43,40 @@ def _refused(address: str, security: object = None) -> None:
         pass  # pragma: no cover - connecting must fail
 
 
-def test_the_private_localcluster_speaks_tls_and_refuses_a_client_without_its_certificate(
+def test_the_private_threaded_localcluster_takes_no_connections_from_other_processes(
+    tmp_path: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Threads (the default) talk through Dask's in-process transport: the only ports the
+    # cluster opens are its HTTP status pages, none speaks Dask's protocol.
+    import psutil
+
+    monkeypatch.setenv("GMAT_ROOT", str(kit_gmat_root()))
+    me = psutil.Process()
+
+    def listening() -> set[int]:
+        return {c.laddr.port for c in me.net_connections(kind="inet") if c.status == "LISTEN"}
+
+    before = listening()
+    with DaskPool(n_workers=2) as pool:
+        assert str(pool.client.scheduler.address).startswith("inproc://127.0.0.1/")
+        assert pool.options()["protocol"] == "inproc"
+        assert pool.options()["tls"] is False
+        cluster = pool.cluster
+        status_pages = {cluster.scheduler.http_server.port} | {
+            worker.http_server.port for worker in cluster.workers.values()
+        }
+        assert listening() - before == status_pages
+        Sweep(kit_script(), GRID, out=tmp_path / "out", backend=pool, progress=False).run()
+    [session] = manifest_lines(tmp_path / "out", "session")
+    assert session["backend"]["options"]["protocol"] == "inproc"
+    assert_sweeps_equal(tmp_path / "out", reference)
+
+
+def test_security_true_gives_threads_tls_and_refuses_a_client_without_its_certificate(
     tmp_path: Path, reference: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GMAT_ROOT", str(kit_gmat_root()))
-    with DaskPool(n_workers=2) as pool:
+    with DaskPool(n_workers=2, security=True) as pool:
         address = str(pool.client.scheduler.address)
         assert address.startswith("tls://127.0.0.1:"), address
         assert pool.options()["tls"] is True
