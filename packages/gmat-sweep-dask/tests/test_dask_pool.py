@@ -24,6 +24,7 @@ from gmat_sweep.manifest import MANIFEST_NAME
 from gmat_sweep.processes import process_stat
 from gmat_sweep.testing import (
     FakeGmatRule,
+    kit_gmat_root,
     kit_script,
     lost_batches,
     make_fake_gmat_install,
@@ -417,3 +418,32 @@ def test_a_pool_made_at_module_level_says_to_guard_the_script(tmp_path: Path) ->
     assert done.returncode != 0, said[-3000:]
     assert "pool made and closed" not in said
     assert 'Put it under `if __name__ == "__main__":` in the script' in said, said[-3000:]
+
+
+def test_a_pool_never_closed_leaves_no_folder_and_no_worker_at_exit(tmp_path: Path) -> None:
+    # A script that makes a DaskPool, runs a sweep on it and exits without close():
+    # the LocalCluster and its private working folder go at exit.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import os\n"
+        "from gmat_sweep import sweep\n"
+        "from gmat_sweep_dask import DaskPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = DaskPool(n_workers=1, processes=True)\n"
+        f"    sweep({str(SCRIPT)!r}, grid={{'Sat.SMA': [7000.0, 7100.0]}}, backend=pool,\n"
+        f"          out={str(tmp_path / 'out')!r}, progress=False)\n"
+        "    print(*pool.client.run(os.getpid).values())\n"
+    )
+    env = {**os.environ, "TMPDIR": str(temp), "GMAT_ROOT": str(kit_gmat_root())}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    [worker] = [int(pid) for pid in done.stdout.split()]
+    assert sorted(p.name for p in temp.iterdir() if p.name.startswith("gmat-sweep-dask-")) == []
+    deadline = time.monotonic() + 10
+    while process_stat(worker) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process_stat(worker) is None, "the pool's worker process outlived the driver"

@@ -26,7 +26,10 @@ Contract for implementers (three members; everything else is optional):
   queued, so no slot waits for a driver round trip) and may read it at any time,
   so it should be cheap (cache a scheduler query).
 - ``close()`` is idempotent and releases only what the pool itself created: a
-  cluster, client or runtime passed in by the caller is never torn down.
+  cluster, client or runtime passed in by the caller is never torn down. A pool still
+  open when the interpreter exits is closed then (a script that never called
+  ``close()`` leaves no cluster, job or private folder behind); an error there is
+  printed, not raised.
 
 A future that never completes does not hang the driver: when the sweep has a per-run
 ``timeout``, a batch that outlives its runs' deadlines plus a grace is recorded
@@ -35,6 +38,10 @@ A future that never completes does not hang the driver: when the sweep has a per
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -63,6 +70,7 @@ class Pool(ABC):
         from gmat_sweep import reaper
 
         reaper.ensure_started()
+        _close_at_exit(self)
 
     @property
     def capacity(self) -> int:
@@ -101,3 +109,35 @@ class Pool(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(capacity={self.capacity})"
+
+
+_open_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
+_exit_owner = 0  # the process whose exit closes _open_pools (a forked child has its own)
+
+
+def _close_at_exit(pool: Pool) -> None:
+    """Have ``pool`` closed when this process exits normally, unless it is gone by then.
+
+    Registered after the watchdog's own exit hook (:func:`gmat_sweep.reaper.ensure_started`),
+    so it runs before it: what a pool removes at close is removed before the watchdog
+    is told the driver cleaned up after itself."""
+    global _exit_owner
+    if _exit_owner != os.getpid():
+        _exit_owner = os.getpid()
+        _open_pools.clear()  # a forked child's copy: its parent closes those
+        atexit.register(_close_open_pools, _exit_owner)
+    _open_pools.add(pool)
+
+
+def _close_open_pools(owner: int) -> None:
+    if os.getpid() != owner:
+        return
+    for pool in list(_open_pools):
+        try:
+            pool.close()
+        except Exception as exc:  # at exit: say so, and close the others
+            print(
+                f"gmat-sweep: closing {type(pool).__name__} at exit failed "
+                f"({type(exc).__name__}: {exc}); what it started may still run",
+                file=sys.stderr,
+            )
