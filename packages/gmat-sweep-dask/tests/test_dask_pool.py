@@ -263,6 +263,14 @@ def test_contradictory_options_are_refused() -> None:
         DaskPool(client=object(), address="tcp://127.0.0.1:1")
     with pytest.raises(ValueError, match="n_workers configure the LocalCluster"):
         DaskPool(address="tcp://127.0.0.1:1", n_workers=4)
+    with pytest.raises(ValueError, match="n_workers configure the LocalCluster"):
+        DaskPool(address="tcp://127.0.0.1:1", n_workers=0)
+
+
+@pytest.mark.parametrize("n_workers", [0, -2, 1.5, True])
+def test_a_localcluster_without_workers_is_refused_before_it_starts(n_workers: Any) -> None:
+    with pytest.raises(ValueError, match=r"n_workers must be a whole number of workers >= 1"):
+        DaskPool(n_workers=n_workers)
 
 
 def test_the_cli_runs_on_a_cluster_by_address(

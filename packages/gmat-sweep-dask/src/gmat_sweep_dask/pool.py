@@ -76,9 +76,10 @@ class DaskPool(Pool):
             driver's watchdog if the driver is killed, unless you give one.
 
     Raises:
-        ValueError: both ``client`` and ``address``, cluster options together with an
-            existing cluster, ``security=True`` for a cluster at an address (its
-            certificates are the cluster's), or a ``security`` of another type.
+        ValueError: both ``client`` and ``address``, ``n_workers`` below 1, cluster
+            options together with an existing cluster, ``security=True`` for a cluster
+            at an address (its certificates are the cluster's), or a ``security`` of
+            another type.
     """
 
     name = "dask"
@@ -98,11 +99,23 @@ class DaskPool(Pool):
         super().__init__(reuse_gmat_context=reuse_gmat_context)
         if client is not None and address is not None:
             raise ValueError("DaskPool: give either client= or address=, not both")
-        if (client is not None or address is not None) and (cluster_kwargs or n_workers):
-            given = ", ".join(sorted([*cluster_kwargs, *(["n_workers"] if n_workers else [])]))
+        if (client is not None or address is not None) and (
+            cluster_kwargs or n_workers is not None
+        ):
+            given = ", ".join(
+                sorted([*cluster_kwargs, *(["n_workers"] if n_workers is not None else [])])
+            )
             raise ValueError(
                 f"DaskPool: {given} configure the LocalCluster the pool starts; they do not "
                 "apply to an existing cluster (client= or address=). Size that cluster itself."
+            )
+        if n_workers is not None and (
+            isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1
+        ):
+            raise ValueError(
+                f"DaskPool: n_workers must be a whole number of workers >= 1, got "
+                f"{n_workers!r} (a LocalCluster without workers would never run a run); "
+                "leave it out for one worker per core"
             )
         if threads_per_worker < 1:
             raise ValueError(f"DaskPool: threads_per_worker must be >= 1, got {threads_per_worker}")
