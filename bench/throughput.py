@@ -25,7 +25,8 @@ alternate which side goes first, and the median of the pairs is reported with th
 - ``user-dask``: a user's ``LocalCluster(n_workers=16)`` passed in as ``client=``, runs
   that idle 0.5 s in GMAT's place (the stand-in's ``wait`` rule) of the example mission
   propagated two minutes (so the stand-in's own CPU per run stays ~10 ms): runs/s over
-  the 32 the slots allow, ours and the reference's on the same kind of cluster.
+  the 32 the slots allow, ours and the reference's on the same kind of cluster, and
+  the limit as in ``real``: 16 bare gmat-run processes side by side from cold.
 - ``efficiency``: 100 runs of 0.2 s, ideal/wall (ideal: the runs' cost measured alone,
   spread over W cores): the sweep() call on a pool just made, pool start + sweep() +
   close, and the whole ``sweep(backend=name)`` call, which makes and closes the pool
@@ -223,16 +224,16 @@ def _child(name: str, args: dict[str, Any], python: str = sys.executable) -> dic
     return result
 
 
-def _limit(n: int, script: Path = MISSION) -> float:
+def _limit(n: int, script: Path = MISSION, workers: int = WORKERS) -> float:
     """Wall time of W bare gmat-run processes side by side, from spawn to the last exit."""
     smas = _smas(n)
     with tempfile.TemporaryDirectory(prefix="gmat-sweep-bench-") as tmp:
         t0 = time.perf_counter()
         procs = [
             subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", "bare",
-                              json.dumps({"script": str(script), "smas": smas[w::WORKERS],
+                              json.dumps({"script": str(script), "smas": smas[w::workers],
                                           "tmp": tmp})], stdout=subprocess.DEVNULL)
-            for w in range(WORKERS)
+            for w in range(workers)
         ]  # fmt: skip
         codes = [p.wait() for p in procs]
         wall = time.perf_counter() - t0
@@ -327,20 +328,24 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
     os.environ["GMAT_ROOT"] = _stand_in(wait_s=0.5)
     reference = _reference_python()
     n, workers = 480, 16
-    ours, ref = [], []
+    ours, ref, limits = [], [], []
     mission = _idle_mission()
     for pair in range(pairs):
         # Both sides in every pair, alternating which goes first (the reference does a
         # quarter of the runs: it is 5x slower).
         args = {"script": str(mission), "n": n, "workers": workers}
         walls: dict[str, float] = {}
-        for side in ("ours", "reference") if pair % 2 == 0 else ("reference", "ours"):
-            if side == "ours":
+        sides = ("limit", "ours", "reference") if pair % 2 == 0 else ("reference", "ours", "limit")
+        for side in sides:
+            if side == "limit":  # 16 bare gmat-run processes side by side, from cold
+                walls[side] = _limit(n, mission, workers)
+            elif side == "ours":
                 walls[side] = _child("user-dask", {**args, "which": "ours"})["wall_s"]
             else:
                 walls[side] = _child("user-dask", {**args, "which": "reference", "n": n // 4},
                                      python=reference)["wall_s"]  # fmt: skip
         ours.append(n / walls["ours"] / (workers / 0.5))
+        limits.append(n / walls["limit"] / (workers / 0.5))
         ref.append(n // 4 / walls["reference"] / (workers / 0.5))
         print(f"    user-dask: {walls}", file=sys.stderr, flush=True)
     vs = [o / r for o, r in zip(ours, ref, strict=True)]
@@ -348,6 +353,14 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
         (f"user LocalCluster x{workers}, 0.5 s runs: ours runs/s / 32", _ratio_summary(ours)),
         (f"same, reference 0.6.0 runs/s / 32 ({n // 4} runs)", _ratio_summary(ref)),
         ("same, ours / reference", _ratio_summary(vs)),
+        (
+            f"same, {workers} bare gmat-run processes from cold (own imports each), runs/s / 32",
+            _ratio_summary(limits),
+        ),
+        (
+            "same, ours / those bare processes",
+            _ratio_summary([o / m for o, m in zip(ours, limits, strict=True)]),
+        ),
     ]
 
 
