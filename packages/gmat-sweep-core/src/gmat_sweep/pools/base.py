@@ -42,7 +42,7 @@ import atexit
 import os
 import sys
 import weakref
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
@@ -53,7 +53,17 @@ from gmat_sweep.spec import RunOutcome, RunSpec
 __all__ = ["Pool"]
 
 
-class Pool(ABC):
+class _PoolMeta(ABCMeta):
+    """Pools' metaclass: a pool is registered to be closed at exit once it is made (a
+    constructor that raised leaves nothing to close, and a half-made pool is not)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        pool = super().__call__(*args, **kwargs)
+        _close_at_exit(pool)
+        return pool
+
+
+class Pool(metaclass=_PoolMeta):
     """Base class of every backend (local, debug, dask, ray, slurm, third-party)."""
 
     #: The ``backend=`` string naming this pool ("local", "dask", ...).
@@ -70,7 +80,6 @@ class Pool(ABC):
         from gmat_sweep import reaper
 
         reaper.ensure_started()
-        _close_at_exit(self)
 
     @property
     def capacity(self) -> int:
@@ -93,7 +102,7 @@ class Pool(ABC):
         """
         return {"reuse_gmat_context": self.reuse_gmat_context}
 
-    def close(self) -> None:  # noqa: B027 - optional hook, no-op by default
+    def close(self) -> None:  # optional hook, no-op by default
         """Release what this pool created. Idempotent."""
 
     def __enter__(self) -> Pool:
@@ -118,9 +127,10 @@ _exit_owner = 0  # the process whose exit closes _open_pools (a forked child has
 def _close_at_exit(pool: Pool) -> None:
     """Have ``pool`` closed when this process exits normally, unless it is gone by then.
 
-    Registered after the watchdog's own exit hook (:func:`gmat_sweep.reaper.ensure_started`),
-    so it runs before it: what a pool removes at close is removed before the watchdog
-    is told the driver cleaned up after itself."""
+    Registered after the watchdog's own exit hook (``Pool.__init__`` starts the
+    watchdog, :func:`gmat_sweep.reaper.ensure_started`), so it runs before it: what a
+    pool removes at close is removed before the watchdog is told the driver cleaned up
+    after itself."""
     global _exit_owner
     if _exit_owner != os.getpid():
         _exit_owner = os.getpid()
