@@ -142,6 +142,7 @@ class DaskPool(Pool):
             self._where = {"scheduler": address}
         else:
             if _in_process(security, cluster_kwargs):
+                _name_in_process_addresses_on_loopback()
                 cluster_kwargs["protocol"] = "inproc://"
             else:
                 cluster_kwargs.setdefault("security", _local_security(security))
@@ -261,17 +262,19 @@ def _in_process(security: Any, cluster_kwargs: Mapping[str, Any]) -> bool:
     TLS (measured on two cores)."""
     if security is not None or cluster_kwargs.get("processes", False):
         return False
-    if "protocol" in cluster_kwargs or "host" in cluster_kwargs:
-        return False
-    # Dask names in-process addresses after the route to the Internet (a UDP connect to
-    # 8.8.8.8, distributed.utils.get_ip); the name is only a label, and this driver must
-    # not look anywhere but loopback. Where that attribute has moved, Dask looks itself.
+    return "protocol" not in cluster_kwargs and "host" not in cluster_kwargs
+
+
+def _name_in_process_addresses_on_loopback() -> None:
+    """Dask names in-process addresses after this machine's route to the Internet (a
+    UDP connect to 8.8.8.8, ``distributed.utils.get_ip``); the name is only a label, and
+    this driver must not look anywhere but loopback. Where that private attribute has
+    moved in a later Dask, this changes nothing and Dask looks itself."""
     from distributed.comm import inproc
 
     manager = getattr(inproc, "global_manager", None)
     if manager is not None and hasattr(manager, "_ip") and not manager._ip:
         manager._ip = "127.0.0.1"
-    return True
 
 
 def _local_security(security: Any) -> Any:
