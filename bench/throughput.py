@@ -26,7 +26,10 @@ alternate which side goes first, and the median of the pairs is reported with th
   that idle 0.5 s in GMAT's place (the stand-in's ``wait`` rule) of the example mission
   propagated two minutes (so the stand-in's own CPU per run stays ~10 ms): runs/s over
   the 32 the slots allow, ours and the reference's on the same kind of cluster, and
-  the limit as in ``real``: 16 bare gmat-run processes side by side from cold.
+  the limit as in ``real``: 16 bare gmat-run processes side by side from cold. Beside
+  them, the machine's cores busy (every process's CPU, from ``/proc/stat``) while the
+  cluster sits idle for 5 s before our sweep, and during it: what the cluster itself
+  takes from the CPU that the runs and the driver share.
 - ``efficiency``: 100 runs of 0.2 s, ideal/wall (ideal: the runs' cost measured alone,
   spread over W cores): the sweep() call on a pool just made, pool start + sweep() +
   close, and the whole ``sweep(backend=name)`` call, which makes and closes the pool
@@ -129,16 +132,30 @@ def child_user_dask(args: dict[str, Any]) -> dict[str, Any]:
             pool = RefDaskPool(client=client)
         from gmat_sweep import sweep
 
-        t0 = time.perf_counter()
+        # What the cluster itself costs this machine, doing nothing: its workers' and
+        # nannies' heartbeats and monitors, in cores busy (of os.cpu_count()).
+        idle_s = float(args.get("idle_s", 0.0))
+        busy0, t_idle = _busy_cpu_s(), time.perf_counter()
+        time.sleep(idle_s)
+        idle_cores = (_busy_cpu_s() - busy0) / (time.perf_counter() - t_idle) if idle_s else 0.0
+        busy0, t0 = _busy_cpu_s(), time.perf_counter()
         df = sweep(args["script"], grid={"Sat.SMA": _smas(args["n"])}, backend=pool,
                    out=Path(args["tmp"]) / "out")  # fmt: skip
         wall = time.perf_counter() - t0
+        sweep_cores = (_busy_cpu_s() - busy0) / wall
         pool.close()
     finally:
         client.close()
         cluster.close()
     assert (df["__status"] == "ok").all()
-    return {"wall_s": wall}
+    return {"wall_s": wall, "idle_cores": idle_cores, "sweep_cores": sweep_cores}
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds this machine has spent busy since boot, every process's (/proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        ticks = [int(t) for t in handle.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
 
 
 def child_reference(args: dict[str, Any]) -> dict[str, Any]:
@@ -329,6 +346,8 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
     reference = _reference_python()
     n, workers = 480, 16
     ours, ref, limits = [], [], []
+    idle_cores: list[float] = []
+    sweep_cores: list[float] = []
     mission = _idle_mission()
     for pair in range(pairs):
         # Both sides in every pair, alternating which goes first (the reference does a
@@ -340,7 +359,10 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
             if side == "limit":  # 16 bare gmat-run processes side by side, from cold
                 walls[side] = _limit(n, mission, workers)
             elif side == "ours":
-                walls[side] = _child("user-dask", {**args, "which": "ours"})["wall_s"]
+                timed = _child("user-dask", {**args, "which": "ours", "idle_s": 5.0})
+                walls[side] = timed["wall_s"]
+                idle_cores.append(timed["idle_cores"])
+                sweep_cores.append(timed["sweep_cores"])
             else:
                 walls[side] = _child("user-dask", {**args, "which": "reference", "n": n // 4},
                                      python=reference)["wall_s"]  # fmt: skip
@@ -349,6 +371,7 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
         ref.append(n // 4 / walls["reference"] / (workers / 0.5))
         print(f"    user-dask: {walls}", file=sys.stderr, flush=True)
     vs = [o / r for o, r in zip(ours, ref, strict=True)]
+    cores = os.cpu_count()
     return [
         (f"user LocalCluster x{workers}, 0.5 s runs: ours runs/s / 32", _ratio_summary(ours)),
         (f"same, reference 0.6.0 runs/s / 32 ({n // 4} runs)", _ratio_summary(ref)),
@@ -361,6 +384,8 @@ def figure_user_dask(pairs: int) -> list[tuple[str, str]]:
             "same, ours / those bare processes",
             _ratio_summary([o / m for o, m in zip(ours, limits, strict=True)]),
         ),
+        (f"same, cores busy with the cluster idle, of {cores}", _ratio_summary(idle_cores)),
+        (f"same, cores busy during our sweep, of {cores}", _ratio_summary(sweep_cores)),
     ]
 
 
