@@ -51,8 +51,8 @@ def test_a_zombie_and_a_reaped_process_count_as_gone() -> None:
 
 
 def test_descendants_are_the_whole_tree_below_a_process() -> None:
-    # A shell that starts a grandchild: both are found from this process, and neither
-    # from the shell's grandchild.
+    # A shell that starts a child of its own: both are this process's descendants, and
+    # that grandchild, a leaf, has none.
     shell = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!; wait"], stdout=subprocess.PIPE)
     assert shell.stdout is not None
     grandchild = int(shell.stdout.readline())
